@@ -1,0 +1,87 @@
+//! Wire types of the Flint REST API, shared by the controller, the invoker and
+//! the `flint` CLI, and [`Client`], a typed client for the API.
+//!
+//! This crate has no server, no wasmtime and no store in it, so the CLI can
+//! depend on it alone. The controller serves these types (`flint-controller`),
+//! the invoker follows the [`Watch`] feed and reports with [`InvokerInfo`] and
+//! [`LogEntry`] (`flint-invoker`).
+//!
+//! # Layout
+//!
+//! - [`Name`], [`Digest`]: validated identifiers; a bad one is refused while
+//!   deserializing.
+//! - [`Function`], [`FunctionSpec`], [`Limits`], [`Version`]: functions.
+//! - [`Trigger`], [`TriggerRequest`], [`TriggerSpec`]: what starts them.
+//! - [`Watch`], [`Change`], [`Snapshot`]: the change feed.
+//! - [`Client`]: the REST client.
+//!
+//! Types people write (`*Spec`, [`TriggerRequest`]) refuse unknown fields;
+//! types the servers write do not, so a newer controller can add fields.
+#![deny(missing_docs)]
+
+mod client;
+mod feed;
+mod function;
+mod invoker;
+mod name;
+mod trigger;
+
+use std::fmt;
+
+pub use client::{Client, Error, InvokeResponse};
+pub use feed::{Change, Snapshot, Watch};
+pub use function::{Function, FunctionSpec, Limits, LimitsSpec, Version};
+pub use invoker::{InvokerInfo, InvokerStatus, LogEntry, LogLine, LogPage, Stream};
+/// Points in time on the wire: RFC 3339 strings in UTC.
+pub use jiff::Timestamp;
+pub use name::{DEFAULT_NAMESPACE, Digest, InvalidId, MAX_NAME_LEN, Name};
+use serde::{Deserialize, Serialize};
+pub use trigger::{HTTP_METHODS, HttpTrigger, Trigger, TriggerRequest, TriggerSpec};
+
+/// The content type of a wasm upload.
+pub const WASM_CONTENT_TYPE: &str = "application/wasm";
+
+/// The JSON body of every error answer: `{"error": "…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// One line saying what is wrong.
+    pub error: String,
+}
+
+/// A field of a request that holds a wrong value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid `{field}`: {message}")]
+pub struct FieldError {
+    /// The field's path, e.g. `limits.memory_mb` or `http.route`.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A new error for `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+/// Formats a byte count for people: `512 B`, `1.5 KiB`, `12.0 MiB`.
+pub fn human_bytes(bytes: u64) -> impl fmt::Display {
+    struct Human(u64);
+    impl fmt::Display for Human {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+            if self.0 < 1024 {
+                return write!(f, "{} B", self.0);
+            }
+            let mut value = self.0 as f64 / 1024.0;
+            let mut unit = 0;
+            while value >= 1024.0 && unit < UNITS.len() - 1 {
+                value /= 1024.0;
+                unit += 1;
+            }
+            write!(f, "{value:.1} {}", UNITS[unit])
+        }
+    }
+    Human(bytes)
+}

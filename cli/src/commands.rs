@@ -1,0 +1,176 @@
+//! The verbs of `flint`, one module each, and what they share: the global
+//! options, the API client and the translation of client errors.
+
+pub mod build;
+pub mod deploy;
+pub mod describe;
+pub mod invoke;
+pub mod logs;
+pub mod ls;
+pub mod new;
+pub mod rm;
+pub mod up;
+
+use std::error::Error as _;
+use std::io;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use flint_api::{Client, Name};
+
+use crate::output::Output;
+
+/// The controller's URL (`--url`).
+pub const ENV_URL: &str = "FLINT_URL";
+/// The namespace (`-n`).
+pub const ENV_NAMESPACE: &str = "FLINT_NAMESPACE";
+/// The API token (`--token`).
+pub const ENV_TOKEN: &str = "FLINT_TOKEN";
+/// Where `flint up` keeps its data (`--data`).
+pub const ENV_DATA: &str = "FLINT_DATA";
+/// The `flint-sdk` that `flint new` points a function at (`--sdk-path`).
+pub const ENV_SDK_PATH: &str = "FLINT_SDK_PATH";
+
+/// Where `flint up` serves the API by default, so the two defaults agree.
+pub const DEFAULT_URL: &str = "http://127.0.0.1:7070";
+
+/// Options every verb takes, before or after the verb.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
+pub struct Global {
+    /// URL of the Flint API (the controller)
+    #[arg(long, global = true, env = ENV_URL, default_value = DEFAULT_URL, value_name = "URL")]
+    pub url: String,
+
+    /// Namespace to work in; overrides the manifest's `namespace` [default: default]
+    #[arg(short = 'n', long, global = true, env = ENV_NAMESPACE, value_name = "NS")]
+    pub namespace: Option<Name>,
+
+    /// Output format of `ls`, `describe` and `logs`: table, json or yaml
+    #[arg(
+        short = 'o',
+        long,
+        global = true,
+        value_enum,
+        hide_possible_values = true,
+        default_value_t = Output::Table,
+        value_name = "FORMAT"
+    )]
+    pub output: Output,
+
+    /// API token, sent as `Authorization: Bearer TOKEN`
+    #[arg(long, global = true, env = ENV_TOKEN, hide_env_values = true, value_name = "TOKEN")]
+    pub token: Option<String>,
+}
+
+impl Global {
+    /// A client for `--url`, carrying `--token`.
+    pub fn client(&self) -> anyhow::Result<Client> {
+        Ok(Client::new(&self.url)?.with_token(self.token.clone()))
+    }
+
+    /// `-n`, else `default`. Verbs that read a manifest use [`Global::namespace_or`].
+    pub fn namespace(&self) -> Name {
+        self.namespace_or(None)
+    }
+
+    /// `-n`, else `fallback` (a manifest's namespace), else `default`.
+    pub fn namespace_or(&self, fallback: Option<&Name>) -> Name {
+        self.namespace.clone().or_else(|| fallback.cloned()).unwrap_or_else(Name::default_namespace)
+    }
+}
+
+/// The verbs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run Flint on this machine: the API and an invoker in one process
+    Up(up::UpArgs),
+    /// Create a new Rust function in a new folder
+    New(new::NewArgs),
+    /// Build the functions of a manifest (flint.toml)
+    Build(build::BuildArgs),
+    /// Build and deploy the functions of a manifest, or one wasm file
+    Deploy(deploy::DeployArgs),
+    /// Call a function and print its answer
+    Invoke(invoke::InvokeArgs),
+    /// List the functions of a namespace
+    #[command(visible_alias = "list")]
+    Ls(ls::LsArgs),
+    /// Show a function: limits, environment, versions and triggers
+    Describe(describe::DescribeArgs),
+    /// Delete functions, with their versions and triggers
+    #[command(visible_alias = "delete")]
+    Rm(rm::RmArgs),
+    /// Print what a function wrote to stdout and stderr
+    Logs(logs::LogsArgs),
+}
+
+/// Runs one verb.
+pub async fn run(command: Command, global: &Global) -> anyhow::Result<()> {
+    match command {
+        Command::Up(args) => up::run(args, global).await,
+        Command::New(args) => new::run(args),
+        Command::Build(args) => build::run(args).await,
+        Command::Deploy(args) => deploy::run(args, global).await,
+        Command::Invoke(args) => invoke::run(args, global).await,
+        Command::Ls(args) => ls::run(args, global).await,
+        Command::Describe(args) => describe::run(args, global).await,
+        Command::Rm(args) => rm::run(args, global).await,
+        Command::Logs(args) => logs::run(args, global).await,
+    }
+}
+
+/// Turns a client error into an error for people. The API's own answers
+/// (`function `x` not found (HTTP 404 Not Found)`) are kept as they are; a
+/// failed connection is cut down to its cause, e.g.
+/// `cannot reach the Flint API at http://127.0.0.1:7070: connection refused`,
+/// instead of hyper's three-level chain.
+pub fn api_error(client: &Client, err: flint_api::Error) -> anyhow::Error {
+    if !matches!(err, flint_api::Error::Connect { .. }) {
+        return err.into();
+    }
+    let mut cause = err.source();
+    while let Some(current) = cause {
+        if let Some(io) = current.downcast_ref::<io::Error>() {
+            return anyhow::anyhow!(
+                "cannot reach the Flint API at {}: {}",
+                client.base_url(),
+                describe_io(io)
+            );
+        }
+        cause = current.source();
+    }
+    err.into()
+}
+
+/// The kind of common connection failures in words (`connection refused`),
+/// else the OS message (which names DNS failures, for one).
+fn describe_io(err: &io::Error) -> String {
+    use io::ErrorKind::*;
+    match err.kind() {
+        kind @ (ConnectionRefused | ConnectionReset | ConnectionAborted | TimedOut
+        | HostUnreachable | NetworkUnreachable | AddrNotAvailable | PermissionDenied) => {
+            kind.to_string()
+        }
+        _ => err.to_string(),
+    }
+}
+
+/// Adds [`api_error`] to client results: `client.list_functions(&ns).await.api(&client)?`.
+pub trait ApiResultExt<T> {
+    /// See [`api_error`].
+    fn api(self, client: &Client) -> anyhow::Result<T>;
+}
+
+impl<T> ApiResultExt<T> for Result<T, flint_api::Error> {
+    fn api(self, client: &Client) -> anyhow::Result<T> {
+        self.map_err(|err| api_error(client, err))
+    }
+}
+
+/// Writes `text` and a line break to stdout, reporting a closed pipe as an error
+/// (`println!` would panic).
+pub fn print_line(text: impl std::fmt::Display) -> anyhow::Result<()> {
+    use io::Write as _;
+    writeln!(io::stdout(), "{text}").context("writing to stdout")
+}

@@ -1,0 +1,241 @@
+//! `flint describe NAME`: one function with its limits, environment,
+//! versions and triggers.
+//!
+//! Environment values can be secrets, so only the names are shown unless
+//! `--show-env` asks for the values too.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use anyhow::Context as _;
+use clap::Args;
+use flint_api::{
+    Digest, Function, Limits, Name, Timestamp, Trigger, TriggerSpec, Version, human_bytes,
+};
+use serde::Serialize;
+
+use super::{ApiResultExt as _, Global};
+use crate::output::{self, Output, Table};
+
+/// Options of `flint describe`.
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    /// The function
+    #[arg(value_name = "NAME")]
+    pub name: Name,
+
+    /// Show the environment's values, not only its names
+    #[arg(long)]
+    pub show_env: bool,
+}
+
+/// The function as `-o json|yaml` prints it.
+#[derive(Debug, Serialize)]
+struct Description {
+    name: Name,
+    namespace: Name,
+    version: Option<Digest>,
+    limits: Limits,
+    /// The variable names, or with `--show-env` the names and values.
+    env: Env,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    /// Newest first.
+    versions: Vec<Version>,
+    triggers: Vec<TriggerRow>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Env {
+    Names(Vec<String>),
+    Values(BTreeMap<String, String>),
+}
+
+#[derive(Debug, Serialize)]
+struct TriggerRow {
+    name: Name,
+    spec: TriggerSpec,
+    created_at: Timestamp,
+}
+
+/// Prints the function.
+pub async fn run(args: DescribeArgs, global: &Global) -> anyhow::Result<()> {
+    let client = global.client()?;
+    let namespace = global.namespace();
+    let function = client.get_function(&namespace, &args.name).await.api(&client)?;
+    let mut versions = client.list_versions(&namespace, &args.name).await.api(&client)?;
+    let triggers = client.list_triggers(&namespace).await.api(&client)?;
+    versions.reverse();
+    let description = describe(function, versions, triggers, args.show_env);
+    if global.output != Output::Table {
+        return output::print_structured(global.output, &description);
+    }
+    std::io::stdout().write_all(render(&description).as_bytes()).context("writing to stdout")
+}
+
+fn describe(
+    function: Function,
+    versions: Vec<Version>,
+    triggers: Vec<Trigger>,
+    show_env: bool,
+) -> Description {
+    let env = if show_env {
+        Env::Values(function.env)
+    } else {
+        Env::Names(function.env.into_keys().collect())
+    };
+    let triggers = triggers
+        .into_iter()
+        .filter(|t| t.function == function.name)
+        .map(|t| TriggerRow { name: t.name, spec: t.spec, created_at: t.created_at })
+        .collect();
+    Description {
+        name: function.name,
+        namespace: function.namespace,
+        version: function.version,
+        limits: function.limits,
+        env,
+        created_at: function.created_at,
+        updated_at: function.updated_at,
+        versions,
+        triggers,
+    }
+}
+
+/// The description for people.
+fn render(d: &Description) -> String {
+    let mut text = String::new();
+    let when =
+        |t: Timestamp| format!("{} ({})", t.strftime("%Y-%m-%d %H:%M:%S UTC"), output::ago(t));
+    let limits = &d.limits;
+    let _ = writeln!(text, "Name:        {}", d.name);
+    let _ = writeln!(text, "Namespace:   {}", d.namespace);
+    let _ = writeln!(
+        text,
+        "Version:     {}",
+        d.version.as_ref().map_or("- (no code uploaded)", |v| v.as_str())
+    );
+    let _ = writeln!(text, "Created:     {}", when(d.created_at));
+    let _ = writeln!(text, "Updated:     {}", when(d.updated_at));
+    let _ = writeln!(text, "Limits:");
+    let _ = writeln!(text, "  memory:        {}", output::mebibytes(limits.memory_mb));
+    let _ = writeln!(text, "  timeout:       {}", output::millis(limits.timeout_ms));
+    let _ = writeln!(text, "  concurrency:   {}", limits.concurrency);
+    let _ = writeln!(text, "  queue:         {}", limits.queue);
+    let _ = writeln!(text, "  idle timeout:  {}", output::millis(limits.idle_timeout_ms));
+    match &d.env {
+        Env::Names(names) if names.is_empty() => text.push_str("Env:         -\n"),
+        Env::Names(names) => {
+            let _ = writeln!(
+                text,
+                "Env:         {} (values hidden; --show-env shows them)",
+                names.join(", ")
+            );
+        }
+        Env::Values(values) if values.is_empty() => text.push_str("Env:         -\n"),
+        Env::Values(values) => {
+            text.push_str("Env:\n");
+            for (key, value) in values {
+                let _ = writeln!(text, "  {key}={value}");
+            }
+        }
+    }
+
+    text.push_str("Versions (newest first):\n");
+    if d.versions.is_empty() {
+        text.push_str("  -\n");
+    } else {
+        let mut table = Table::new(&["", "DIGEST", "SIZE", "CREATED"]);
+        for v in &d.versions {
+            let current = if d.version.as_ref() == Some(&v.digest) { "*" } else { "" };
+            table.row(vec![
+                current.into(),
+                v.digest.to_string(),
+                human_bytes(v.size).to_string(),
+                when(v.created_at),
+            ]);
+        }
+        text.push_str(&table.render(2));
+    }
+
+    text.push_str("Triggers:\n");
+    if d.triggers.is_empty() {
+        text.push_str("  -\n");
+    } else {
+        let mut table = Table::new(&["NAME", "KIND", "ROUTE", "METHODS"]);
+        for t in &d.triggers {
+            let (route, methods) = match &t.spec {
+                TriggerSpec::Http(http) => {
+                    let methods = if http.methods.is_empty() {
+                        "all".into()
+                    } else {
+                        http.methods.join(", ")
+                    };
+                    (output::route(http), methods)
+                }
+                _ => ("-".into(), "-".into()),
+            };
+            table.row(vec![t.name.to_string(), t.spec.kind().into(), route, methods]);
+        }
+        text.push_str(&table.render(2));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use flint_api::HttpTrigger;
+
+    use super::*;
+
+    fn function() -> Function {
+        Function {
+            namespace: Name::default_namespace(),
+            name: "hello".parse().unwrap(),
+            version: Some(Digest::from_sha256(&[0xab; 32])),
+            limits: Limits::default(),
+            env: BTreeMap::from([("TOKEN".into(), "secret".into())]),
+            created_at: Timestamp::UNIX_EPOCH,
+            updated_at: Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    fn trigger(name: &str, function: &str) -> Trigger {
+        Trigger {
+            namespace: Name::default_namespace(),
+            name: name.parse().unwrap(),
+            function: function.parse().unwrap(),
+            spec: TriggerSpec::Http(HttpTrigger {
+                route: "/hello".into(),
+                host: None,
+                methods: vec![],
+            }),
+            created_at: Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn env_values_stay_hidden_unless_asked_for() {
+        let version = Version {
+            digest: Digest::from_sha256(&[0xab; 32]),
+            size: 2048,
+            created_at: Timestamp::UNIX_EPOCH,
+        };
+        let triggers = vec![trigger("hello-http", "hello"), trigger("other-http", "other")];
+        let d = describe(function(), vec![version], triggers.clone(), false);
+        let text = render(&d);
+        assert!(text.contains("TOKEN (values hidden"), "{text}");
+        assert!(!text.contains("secret"), "{text}");
+        assert!(text.contains("hello-http") && !text.contains("other-http"), "{text}");
+        assert!(text.contains("*  sha256:abab"), "{text}");
+        let json = serde_json::to_value(&d).unwrap();
+        assert_eq!(json["env"], serde_json::json!(["TOKEN"]));
+        assert_eq!(json["triggers"][0]["spec"]["http"]["route"], "/hello");
+
+        let d = describe(function(), vec![], triggers, true);
+        assert!(render(&d).contains("TOKEN=secret"));
+        assert_eq!(serde_json::to_value(&d).unwrap()["env"]["TOKEN"], "secret");
+    }
+}

@@ -1,0 +1,166 @@
+//! What `-o` chooses between: aligned tables for people, JSON and YAML for
+//! scripts, and the small formatting helpers the tables share.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use flint_api::{HttpTrigger, Timestamp, TriggerSpec};
+use serde::Serialize;
+
+/// The output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// Aligned columns for people
+    Table,
+    /// JSON
+    Json,
+    /// YAML
+    Yaml,
+}
+
+/// Prints `value` as pretty YAML for [`Output::Yaml`], else as pretty JSON
+/// (tables are each verb's own business).
+pub fn print_structured<T: Serialize>(format: Output, value: &T) -> anyhow::Result<()> {
+    let text = match format {
+        Output::Yaml => serde_yaml::to_string(value).context("encoding YAML")?,
+        Output::Json | Output::Table => {
+            serde_json::to_string_pretty(value).context("encoding JSON")? + "\n"
+        }
+    };
+    io::stdout().write_all(text.as_bytes()).context("writing to stdout")
+}
+
+/// A table: a header row and rows of cells, printed in columns two spaces
+/// apart, like `kubectl get`.
+#[derive(Debug)]
+pub struct Table {
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with these column headers.
+    pub fn new(headers: &[&str]) -> Self {
+        Self { rows: vec![headers.iter().map(|h| (*h).to_owned()).collect()] }
+    }
+
+    /// A table without a header row.
+    pub fn plain() -> Self {
+        Self { rows: Vec::new() }
+    }
+
+    /// Adds a row; it should have as many cells as there are headers.
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    /// The table as text, every line indented by `indent` spaces.
+    pub fn render(&self, indent: usize) -> String {
+        let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
+        let widths: Vec<usize> = (0..columns)
+            .map(|c| {
+                self.rows
+                    .iter()
+                    .filter_map(|r| r.get(c))
+                    .map(|s| s.chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let mut text = String::new();
+        for row in &self.rows {
+            let mut line = " ".repeat(indent);
+            for (c, cell) in row.iter().enumerate() {
+                if c + 1 == row.len() {
+                    line.push_str(cell);
+                } else {
+                    let _ = write!(line, "{cell:<width$}  ", width = widths[c]);
+                }
+            }
+            text.push_str(line.trim_end());
+            text.push('\n');
+        }
+        text
+    }
+
+    /// Prints the table to stdout.
+    pub fn print(&self) -> anyhow::Result<()> {
+        io::stdout().write_all(self.render(0).as_bytes()).context("writing to stdout")
+    }
+}
+
+/// A route as people read it: `/hello`, or `example.com/hello` with a host.
+pub fn route(http: &HttpTrigger) -> String {
+    match &http.host {
+        Some(host) => format!("{host}{}", http.route),
+        None => http.route.clone(),
+    }
+}
+
+/// The routes among `specs`, as [`route`] writes them. Other trigger kinds
+/// have no route.
+pub fn routes<'a>(specs: impl IntoIterator<Item = &'a TriggerSpec>) -> Vec<String> {
+    specs
+        .into_iter()
+        .filter_map(|spec| match spec {
+            TriggerSpec::Http(http) => Some(route(http)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A list of strings joined with `, `, or `-` when it is empty.
+pub fn joined(items: &[String]) -> String {
+    if items.is_empty() { "-".to_owned() } else { items.join(", ") }
+}
+
+/// A memory limit: `128 MiB`, `4096 MiB`.
+pub fn mebibytes(mb: u32) -> String {
+    format!("{mb} MiB")
+}
+
+/// Milliseconds as people write durations: `30s`, `1m`, `1m 30s`, `250ms`.
+pub fn millis(ms: u64) -> String {
+    humantime::format_duration(Duration::from_millis(ms)).to_string()
+}
+
+/// How long ago `time` was, in one coarse unit: `12s ago`, `5m ago`, `3d ago`.
+pub fn ago(time: Timestamp) -> String {
+    let seconds = Timestamp::now().as_second().saturating_sub(time.as_second()).max(0);
+    let (value, unit) = match seconds {
+        s if s < 60 => (s, "s"),
+        s if s < 3600 => (s / 60, "m"),
+        s if s < 86_400 => (s / 3600, "h"),
+        s => (s / 86_400, "d"),
+    };
+    format!("{value}{unit} ago")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_and_leave_the_last_column_unpadded() {
+        let mut table = Table::new(&["NAME", "VERSION", "ROUTES"]);
+        table.row(vec!["hello".into(), "abc".into(), "/hello".into()]);
+        table.row(vec!["a".into(), "-".into(), "-".into()]);
+        assert_eq!(
+            table.render(0),
+            "NAME   VERSION  ROUTES\nhello  abc      /hello\na      -        -\n"
+        );
+    }
+
+    #[test]
+    fn durations_and_routes_read_well() {
+        assert_eq!(millis(30_000), "30s");
+        assert_eq!(millis(90_000), "1m 30s");
+        assert_eq!(millis(250), "250ms");
+        let mut http = HttpTrigger { route: "/x".into(), host: None, methods: vec![] };
+        assert_eq!(route(&http), "/x");
+        http.host = Some("example.com".into());
+        assert_eq!(route(&http), "example.com/x");
+        assert_eq!(joined(&[]), "-");
+    }
+}

@@ -69,14 +69,9 @@ impl Global {
         Ok(Client::new(&self.url)?.with_token(self.token.clone()))
     }
 
-    /// `-n`, else `default`. Verbs that read a manifest use [`Global::namespace_or`].
+    /// `-n`, else `default`. Verbs that read a manifest put its namespace between the two.
     pub fn namespace(&self) -> Name {
-        self.namespace_or(None)
-    }
-
-    /// `-n`, else `fallback` (a manifest's namespace), else `default`.
-    pub fn namespace_or(&self, fallback: Option<&Name>) -> Name {
-        self.namespace.clone().or_else(|| fallback.cloned()).unwrap_or_else(Name::default_namespace)
+        self.namespace.clone().unwrap_or_else(Name::default_namespace)
     }
 }
 

@@ -145,7 +145,14 @@ impl Manifest {
             anyhow::anyhow!("{}:{line}:{column}: {message}", path.display())
         };
         let raw: RawManifest = toml::from_str(text).map_err(|err| {
-            let mut message = err.message().trim_end().to_owned();
+            // One line: toml puts details on lines of their own.
+            let mut message = err
+                .message()
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(": ");
             // What serde says about `[function]` written for `[[function]]`.
             if message == "invalid type: map, expected a sequence" {
                 message.push_str(
@@ -163,11 +170,9 @@ impl Manifest {
                 path.display()
             );
         }
-        // Relative paths in the manifest start at its folder.
-        let dir = match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
-            _ => PathBuf::from("."),
-        };
+        // Relative paths in the manifest start at its folder (`""` for the
+        // current one, so messages say `hello.wasm` rather than `./hello.wasm`).
+        let dir = path.parent().unwrap_or(Path::new(""));
 
         let mut functions = Vec::with_capacity(raw.functions.len());
         let mut names: HashMap<Name, Range<usize>> = HashMap::new();

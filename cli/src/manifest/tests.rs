@@ -56,7 +56,8 @@ fn a_full_manifest() {
 fn a_manifest_in_the_current_folder_resolves_against_it() {
     let text = "[[function]]\nname = \"a\"\nsource = \"a.wasm\"\n";
     let manifest = Manifest::parse(text, Path::new("flint.toml")).unwrap();
-    assert_eq!(manifest.functions[0].source_path, Path::new("./a.wasm"));
+    assert_eq!(manifest.functions[0].source_path, Path::new("a.wasm"));
+    assert_eq!(manifest.functions[0].workdir, Path::new("."));
     assert_eq!(manifest.namespace, None);
 }
 

@@ -1,1 +1,150 @@
-//! placeholder
+//! The Flint controller: the source of truth of a Flint installation.
+//!
+//! It stores functions, their immutable versions (wasm, content-addressed by
+//! SHA-256) and their triggers in sled ([`store`]), validates every upload
+//! with the invokers' own engine settings (`flint-engine`) before storing
+//! anything, and serves the REST API under `/v1` ([`api`]): CRUD for
+//! functions and triggers, the change feed invokers follow
+//! (`GET /v1/watch`), invoker registration, guest logs, and invocation
+//! through a healthy invoker. `/healthz` and `/metrics` sit beside it.
+//!
+//! It never runs guest code: that is `flint-invoker`'s job, and the two only
+//! talk over this API. The wire types are in `flint-api`.
+//!
+//! # Layout
+//!
+//! - [`Config`]: settings with their defaults.
+//! - [`State`]: everything a request needs; [`run`] serves it.
+//! - [`store::Store`]: sled trees and the revisioned feed.
+//! - [`logs::Logs`], [`invokers::Invokers`]: in-memory logs and the invoker registry.
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod api;
+pub mod invokers;
+pub mod logs;
+pub mod metrics;
+pub mod store;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use flint_api::Limits;
+use flint_engine::Host;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use wasmtime::component::Linker;
+
+/// Controller settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Directory of the sled store.
+    pub store_dir: PathBuf,
+    /// Limits of functions that do not set their own.
+    pub default_limits: Limits,
+    /// Largest wasm upload accepted, in bytes.
+    pub max_upload_bytes: usize,
+    /// Largest request or response body passed through `…/invoke`, in bytes.
+    pub max_invoke_body_bytes: usize,
+}
+
+impl Config {
+    /// Default upload limit: 64 MiB; a Rust hello world is about 100 KiB,
+    /// an interpreter-based component (Python, JavaScript) tens of MiB.
+    pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 64 << 20;
+    /// Default limit for bodies passed through `…/invoke`: 16 MiB.
+    pub const DEFAULT_MAX_INVOKE_BODY_BYTES: usize = 16 << 20;
+
+    /// Settings with every default, storing in `store_dir`.
+    pub fn new(store_dir: PathBuf) -> Self {
+        Self {
+            store_dir,
+            default_limits: Limits::default(),
+            max_upload_bytes: Self::DEFAULT_MAX_UPLOAD_BYTES,
+            max_invoke_body_bytes: Self::DEFAULT_MAX_INVOKE_BODY_BYTES,
+        }
+    }
+}
+
+/// Errors starting the controller.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The store cannot be opened.
+    #[error("cannot open the store in {dir}")]
+    Store {
+        /// The directory.
+        dir: String,
+        /// Why.
+        #[source]
+        source: store::Error,
+    },
+    /// The metrics cannot be registered.
+    #[error("cannot register the controller's metrics")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// Everything a request handler needs.
+pub struct State {
+    /// Settings.
+    pub config: Config,
+    /// The durable state.
+    pub store: store::Store,
+    /// Links uploads against what invokers provide.
+    pub linker: Linker<Host>,
+    /// Guest logs.
+    pub logs: logs::Logs,
+    /// Registered invokers.
+    pub invokers: invokers::Invokers,
+    /// Metrics.
+    pub metrics: metrics::Metrics,
+    /// The registry `/metrics` serves.
+    pub registry: prometheus::Registry,
+    /// Uploads compile on a blocking thread; one at a time keeps a burst of
+    /// deploys from starving the rest of the process.
+    pub validations: tokio::sync::Semaphore,
+    /// Forwards `…/invoke` requests to invokers.
+    pub http: api::invoke::HttpClient,
+}
+
+impl State {
+    /// Opens the store and builds the state. `linker` comes from
+    /// `flint_engine::linker`; `registry` receives the controller's metrics
+    /// and is what `/metrics` serves.
+    pub fn open(config: Config, linker: Linker<Host>, registry: prometheus::Registry) -> Result<Self, Error> {
+        let store = store::Store::open(&config.store_dir)
+            .map_err(|source| Error::Store { dir: config.store_dir.display().to_string(), source })?;
+        Self::with_store(config, store, linker, registry)
+    }
+
+    /// Builds the state around an opened store (tests use a temporary one).
+    pub fn with_store(
+        config: Config,
+        store: store::Store,
+        linker: Linker<Host>,
+        registry: prometheus::Registry,
+    ) -> Result<Self, Error> {
+        let metrics = metrics::Metrics::register(&registry)?;
+        metrics.revision.set(store.revision() as i64);
+        Ok(Self {
+            config,
+            store,
+            linker,
+            logs: logs::Logs::default(),
+            invokers: invokers::Invokers::default(),
+            metrics,
+            registry,
+            validations: tokio::sync::Semaphore::new(1),
+            http: api::invoke::client(),
+        })
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` is cancelled, then lets
+/// requests in flight finish.
+pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: CancellationToken) {
+    let service = hyper::service::service_fn(move |request| {
+        let state = Arc::clone(&state);
+        async move { Ok::<_, std::convert::Infallible>(api::handle(state, request).await) }
+    });
+    flint_api::server::serve(listener, service, shutdown).await;
+}

@@ -1,0 +1,157 @@
+//! What both servers (controller and invoker) need to speak this API: one
+//! accept loop with graceful shutdown, JSON and error answers, bounded body
+//! reads. Behind the `server` feature so the CLI does not compile it.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Body, Incoming};
+use hyper::service::Service;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::ErrorBody;
+
+/// The response type of handlers that answer with a whole body.
+pub type FullResponse = Response<Full<Bytes>>;
+
+/// A slow client gets this long to send its request headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves HTTP/1.1 on `listener` until `shutdown` is cancelled, then waits
+/// for requests in flight to finish.
+pub async fn serve<S, B>(listener: TcpListener, service: S, shutdown: CancellationToken)
+where
+    S: Service<http::Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let graceful = GracefulShutdown::new();
+    loop {
+        let stream = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(error) => {
+                    // Out of file descriptors, usually: back off instead of spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        // Responses are small and latency matters more than packet count.
+        let _ = stream.set_nodelay(true);
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .serve_connection(TokioIo::new(stream), service.clone());
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(error) = conn.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+    graceful.shutdown().await;
+}
+
+/// A JSON answer.
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> FullResponse {
+    match serde_json::to_vec(value) {
+        Ok(body) => with_type(status, "application/json", body.into()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode the answer: {e}")),
+    }
+}
+
+/// An error answer: `{"error": message}`.
+pub fn error(status: StatusCode, message: impl Into<String>) -> FullResponse {
+    let body = ErrorBody { error: message.into() };
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    with_type(status, "application/json", bytes.into())
+}
+
+/// The metrics in `registry`, in the Prometheus text format.
+pub fn metrics(registry: &prometheus::Registry) -> FullResponse {
+    use prometheus::Encoder;
+    let mut out = Vec::new();
+    match prometheus::TextEncoder::new().encode(&registry.gather(), &mut out) {
+        Ok(()) => with_type(StatusCode::OK, "text/plain; version=0.0.4", out.into()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode metrics: {e}")),
+    }
+}
+
+/// An empty `204 No Content`.
+pub fn no_content() -> FullResponse {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+}
+
+/// A body with a content type.
+pub fn with_type(status: StatusCode, content_type: &'static str, body: Bytes) -> FullResponse {
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// Reads a whole request body of at most `limit` bytes. Too large gives a
+/// ready `413` answer; a broken connection a `400`.
+pub async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, FullResponse> {
+    if body.size_hint().lower() > limit as u64 {
+        return Err(too_large(limit));
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(limit)),
+        Err(e) => Err(error(StatusCode::BAD_REQUEST, format!("cannot read the request body: {e}"))),
+    }
+}
+
+fn too_large(limit: usize) -> FullResponse {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the request body is larger than the limit of {}", crate::human_bytes(limit as u64)),
+    )
+}
+
+/// Parses a JSON request body, answering `400` with serde's message (which
+/// names the field and the position) when it does not fit `T`.
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, FullResponse> {
+    serde_json::from_slice(body)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+}
+
+/// Reads `key` from a query string (`a=1&b=2`), without percent-decoding:
+/// the API's own parameters are plain numbers and words.
+pub fn query_param<'q>(query: Option<&'q str>, key: &str) -> Option<&'q str> {
+    query?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == key).then_some(v)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params() {
+        assert_eq!(query_param(Some("since=4&wait_ms=100"), "wait_ms"), Some("100"));
+        assert_eq!(query_param(Some("since"), "since"), Some(""));
+        assert_eq!(query_param(None, "since"), None);
+        assert_eq!(query_param(Some("a=1"), "b"), None);
+    }
+}

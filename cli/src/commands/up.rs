@@ -1,15 +1,22 @@
-//! `flint up`: the controller and an invoker in this process, on an embedded
-//! store, and optionally a manifest deployed once they run.
+//! `flint up`: the controller and an invoker in this process, sharing one
+//! wasmtime engine and one metrics registry, on an embedded store; and, with
+//! `--deploy DIR`, a manifest built and deployed once they run.
 //!
-//! `--deploy DIR` is meant to call [`super::deploy::deploy_manifest`] and
-//! [`super::deploy::print_call_hints`] once the API answers.
+//! The two talk over loopback HTTP exactly as they do when run apart, so
+//! this is the same code path a cluster runs.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::Args;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use super::{ENV_DATA, Global};
+use super::{ENV_DATA, Global, deploy};
 
 /// Options of `flint up`.
 #[derive(Debug, Args)]
@@ -18,21 +25,107 @@ pub struct UpArgs {
     #[arg(long, env = ENV_DATA, default_value = "./.flint", value_name = "DIR")]
     pub data: PathBuf,
 
-    /// Address the API listens on (what --url points at)
+    /// Address the API listens on (what --url points at); port 0 picks a free port
     #[arg(long, default_value = "127.0.0.1:7070", value_name = "ADDR")]
     pub api_listen: SocketAddr,
 
-    /// Address the functions' HTTP routes listen on
+    /// Address the functions' HTTP routes listen on; port 0 picks a free port
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
     pub listen: SocketAddr,
+
+    /// Address of the invoker's admin endpoints (health, metrics, invoke); port 0 picks a free port
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub admin_listen: SocketAddr,
 
     /// Once running, build and deploy the manifest in DIR (or the manifest file DIR)
     #[arg(long, value_name = "DIR")]
     pub deploy: Option<PathBuf>,
+
+    /// How long requests in flight may take to finish after ctrl-c or SIGTERM
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub grace: Duration,
 }
 
 /// Runs Flint until ctrl-c or SIGTERM.
-#[expect(unused_variables, reason = "the body comes with the controller and invoker wiring")]
 pub async fn run(args: UpArgs, global: &Global) -> anyhow::Result<()> {
-    anyhow::bail!("flint up is not wired yet")
+    init_logging();
+    std::fs::create_dir_all(&args.data)
+        .with_context(|| format!("cannot create the data folder {}", args.data.display()))?;
+
+    // One engine: the controller validates uploads with exactly the settings
+    // the invoker runs them with, and the process reserves one instance pool.
+    let settings = flint_engine::Settings::default();
+    let engine = flint_engine::engine(&settings)?;
+    let linker = flint_engine::linker(&engine)?;
+    let registry = prometheus::Registry::new_custom(Some("flint".into()), None)?;
+
+    let controller = flint_controller::State::open(
+        flint_controller::Config::new(args.data.join("store")),
+        linker.clone(),
+        registry.clone(),
+    )?;
+
+    let api = bind(args.api_listen, "--api-listen").await?;
+    let http = bind(args.listen, "--listen").await?;
+    let admin = bind(args.admin_listen, "--admin-listen").await?;
+    let api_addr = api.local_addr()?;
+    let mut invoker_config =
+        flint_invoker::Config::new(format!("http://{api_addr}"), args.data.join("artifacts"));
+    invoker_config.id = Some("local".into());
+    let invoker = flint_invoker::Invoker::new(invoker_config, linker, &settings, registry)?;
+
+    println!("api listening on http://{api_addr}");
+    println!("http listening on http://{}", http.local_addr()?);
+    println!("admin listening on http://{}", admin.local_addr()?);
+
+    let shutdown = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    tasks.spawn(flint_controller::run(api, Arc::new(controller), shutdown.child_token()));
+    tasks.spawn(invoker.run(http, admin, shutdown.child_token()));
+    tasks.close();
+
+    if let Some(dir) = args.deploy {
+        let global = Global { url: format!("http://{api_addr}"), ..global.clone() };
+        tokio::spawn(async move {
+            if let Err(error) = deploy_on_start(&global, &dir).await {
+                eprintln!("error: deploying {} failed: {error:#}", dir.display());
+            }
+        });
+    }
+
+    flint_api::server::shutdown_signal().await;
+    eprintln!("shutting down; waiting up to {:?} for requests in flight", args.grace);
+    shutdown.cancel();
+    if tokio::time::timeout(args.grace, tasks.wait()).await.is_err() {
+        eprintln!("grace period over; exiting");
+    }
+    Ok(())
+}
+
+async fn bind(addr: SocketAddr, flag: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} ({flag})"))
+}
+
+/// Builds and deploys `dir`'s manifest, then prints how to call what it deployed.
+async fn deploy_on_start(global: &Global, dir: &std::path::Path) -> anyhow::Result<()> {
+    let client = global.client()?;
+    // The invoker registers within a moment of starting; wait for it so the
+    // hints can name its address.
+    for _ in 0..50 {
+        if client.list_invokers().await.is_ok_and(|list| list.iter().any(|i| i.healthy)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut out = std::io::stdout();
+    let summary = deploy::deploy_manifest(&client, global.namespace.as_ref(), dir, true, &mut out).await?;
+    deploy::print_call_hints(&client, &summary, &mut out).await
+}
+
+/// Logs to stderr; `RUST_LOG` overrides the default (Flint at info, the rest at warn).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,flint_controller=info,flint_invoker=info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
 }

@@ -1,0 +1,155 @@
+//! What this invoker knows: the functions and triggers from the change feed,
+//! and the routing table derived from them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use flint_api::{Change, Digest, Function as ApiFunction, Name, Trigger, TriggerSpec, Watch};
+
+use crate::function::{Deployment, Function};
+use crate::metrics::Metrics;
+use crate::routes::Routes;
+
+type Key = (Name, Name);
+
+/// The registry.
+pub struct Registry {
+    functions: RwLock<HashMap<Key, Arc<Function>>>,
+    /// Functions known without code (no version yet): they exist, so a
+    /// route to them answers 503, not 404.
+    pending: RwLock<HashMap<Key, ApiFunction>>,
+    triggers: RwLock<HashMap<Key, Trigger>>,
+    routes: RwLock<Arc<Routes>>,
+    metrics: Metrics,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new(metrics: Metrics) -> Self {
+        Self {
+            functions: RwLock::default(),
+            pending: RwLock::default(),
+            triggers: RwLock::default(),
+            routes: RwLock::default(),
+            metrics,
+        }
+    }
+
+    /// A deployed function with code.
+    pub fn function(&self, ns: &Name, name: &Name) -> Option<Arc<Function>> {
+        read(&self.functions).get(&(ns.clone(), name.clone())).cloned()
+    }
+
+    /// Whether a function exists but has no code yet.
+    pub fn is_pending(&self, ns: &Name, name: &Name) -> bool {
+        read(&self.pending).contains_key(&(ns.clone(), name.clone()))
+    }
+
+    /// Every function with code.
+    pub fn functions(&self) -> Vec<Arc<Function>> {
+        read(&self.functions).values().cloned().collect()
+    }
+
+    /// Every trigger.
+    pub fn triggers(&self) -> Vec<Trigger> {
+        read(&self.triggers).values().cloned().collect()
+    }
+
+    /// The current routing table.
+    pub fn routes(&self) -> Arc<Routes> {
+        Arc::clone(&read(&self.routes))
+    }
+
+    /// Applies an answer of the change feed. Returns the digests that
+    /// appeared, so their artifacts can be prepared.
+    pub fn apply(&self, watch: Watch) -> Vec<Digest> {
+        let mut digests = Vec::new();
+        let mut triggers_changed = false;
+        if let Some(snapshot) = watch.snapshot {
+            let wanted: HashMap<Key, ApiFunction> = snapshot
+                .functions
+                .into_iter()
+                .map(|f| ((f.namespace.clone(), f.name.clone()), f))
+                .collect();
+            let gone: Vec<Key> = read(&self.functions)
+                .keys()
+                .chain(read(&self.pending).keys())
+                .filter(|key| !wanted.contains_key(*key))
+                .cloned()
+                .collect();
+            for (ns, name) in gone {
+                self.remove_function(&ns, &name);
+            }
+            for function in wanted.into_values() {
+                digests.extend(self.put_function(function));
+            }
+            *write(&self.triggers) =
+                snapshot.triggers.into_iter().map(|t| ((t.namespace.clone(), t.name.clone()), t)).collect();
+            triggers_changed = true;
+        }
+        for change in watch.changes {
+            match change {
+                Change::FunctionPut { function } => digests.extend(self.put_function(function)),
+                Change::FunctionDeleted { namespace, name } => self.remove_function(&namespace, &name),
+                Change::TriggerPut { trigger } => {
+                    write(&self.triggers).insert((trigger.namespace.clone(), trigger.name.clone()), trigger);
+                    triggers_changed = true;
+                }
+                Change::TriggerDeleted { namespace, name } => {
+                    write(&self.triggers).remove(&(namespace, name));
+                    triggers_changed = true;
+                }
+                other => tracing::warn!(change = ?other, "unknown change kind; upgrade this invoker"),
+            }
+        }
+        if triggers_changed {
+            self.rebuild_routes();
+        }
+        digests
+    }
+
+    fn put_function(&self, function: ApiFunction) -> Option<Digest> {
+        let key = (function.namespace.clone(), function.name.clone());
+        let Some(digest) = function.version.clone() else {
+            write(&self.functions).remove(&key);
+            write(&self.pending).insert(key, function);
+            return None;
+        };
+        write(&self.pending).remove(&key);
+        let deployment =
+            Deployment { digest: digest.clone(), limits: function.limits, env: function.env.into_iter().collect() };
+        let mut functions = write(&self.functions);
+        let metrics = self.metrics.function(&key.0, &key.1);
+        let next = match functions.get(&key) {
+            Some(current) if current.deployment == deployment => return None,
+            Some(current) => current.with_deployment(deployment, metrics),
+            None => Function::new(key.0.clone(), key.1.clone(), deployment, metrics),
+        };
+        functions.insert(key, Arc::new(next));
+        Some(digest)
+    }
+
+    fn remove_function(&self, ns: &Name, name: &Name) {
+        let key = (ns.clone(), name.clone());
+        write(&self.pending).remove(&key);
+        if write(&self.functions).remove(&key).is_some() {
+            self.metrics.remove_function(ns, name);
+        }
+    }
+
+    fn rebuild_routes(&self) {
+        let routes = Routes::new(read(&self.triggers).values().filter_map(|t| match &t.spec {
+            TriggerSpec::Http(http) => Some((t.namespace.clone(), t.function.clone(), http.clone())),
+            _ => None,
+        }));
+        *write(&self.routes) = Arc::new(routes);
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
+}

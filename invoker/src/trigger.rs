@@ -1,0 +1,4 @@
+//! What starts invocations. Each kind lives in its own module and calls
+//! [`crate::invoke::invoke`].
+
+pub mod http;

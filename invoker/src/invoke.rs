@@ -144,6 +144,9 @@ impl Failure {
 /// handler in a fresh instance. Returns as soon as the guest has set its
 /// response; the body streams while the guest keeps running, and the
 /// instance slot is held until it returns.
+///
+/// Dropping the returned future before the response is ready (the client
+/// went away) stops the guest.
 pub async fn invoke<B>(
     runtime: &Arc<Runtime>,
     function: &Arc<Function>,
@@ -196,7 +199,7 @@ where
 
     let runtime2 = Arc::clone(runtime);
     let function2 = Arc::clone(function);
-    let task = tokio::spawn(async move {
+    let mut guest = Box::pin(async move {
         let _admission = admission;
         let run = async {
             let proxy = pre.instantiate_async(&mut store).await?;
@@ -212,15 +215,29 @@ where
         failure
     });
 
-    match receiver.await {
-        Ok(Ok(response)) => Ok(response),
-        Ok(Err(code)) => Err(Failure::ErrorCode(format!("{code:?}"))),
-        // The guest dropped the response without setting it: it failed or
-        // returned early. Its task says which.
-        Err(_) => match task.await {
-            Ok(Some(failure)) => Err(failure),
-            Ok(None) => Err(Failure::NoResponse),
-            Err(join) => Err(Failure::Trap(format!("the invocation task failed: {join}"))),
+    // Run the guest in this task. A small response is usually complete
+    // before the guest returns, which saves a task and a wake-up per
+    // request; a guest still streaming its body when the response is ready
+    // continues on a task of its own.
+    let mut receiver = receiver;
+    tokio::select! {
+        failure = &mut guest => match receiver.try_recv() {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(code)) => Err(Failure::ErrorCode(format!("{code:?}"))),
+            Err(_) => Err(failure.unwrap_or(Failure::NoResponse)),
+        },
+        response = &mut receiver => match response {
+            Ok(Ok(response)) => {
+                tokio::spawn(guest);
+                Ok(response)
+            }
+            Ok(Err(code)) => {
+                tokio::spawn(guest);
+                Err(Failure::ErrorCode(format!("{code:?}")))
+            }
+            // The guest dropped the response without setting it: it failed
+            // or returned early, and its result says which.
+            Err(_) => Err(guest.await.unwrap_or(Failure::NoResponse)),
         },
     }
 }
@@ -247,7 +264,7 @@ fn classify(
         return if exit.0 == 0 { (Outcome::Ok, None) } else { (Outcome::Error, Some(Failure::Exit(exit.0))) };
     }
     let reason = match error.downcast_ref::<Trap>() {
-        Some(trap) => format!("wasm trap: {trap}"),
+        Some(trap) => trap.to_string(),
         None => format!("{error:#}").lines().next().unwrap_or("unknown error").to_owned(),
     };
     (Outcome::Error, Some(Failure::Trap(reason)))

@@ -12,9 +12,13 @@ use crate::routes::Routes;
 
 type Key = (Name, Name);
 
+/// Functions by namespace, then name: looked up on every request without
+/// building a key.
+type ByNamespace<T> = HashMap<Name, HashMap<Name, T>>;
+
 /// The registry.
 pub struct Registry {
-    functions: RwLock<HashMap<Key, Arc<Function>>>,
+    functions: RwLock<ByNamespace<Arc<Function>>>,
     /// Functions known without code (no version yet): they exist, so a
     /// route to them answers 503, not 404.
     pending: RwLock<HashMap<Key, ApiFunction>>,
@@ -37,7 +41,7 @@ impl Registry {
 
     /// A deployed function with code.
     pub fn function(&self, ns: &Name, name: &Name) -> Option<Arc<Function>> {
-        read(&self.functions).get(&(ns.clone(), name.clone())).cloned()
+        read(&self.functions).get(ns)?.get(name).cloned()
     }
 
     /// Whether a function exists but has no code yet.
@@ -47,7 +51,7 @@ impl Registry {
 
     /// Every function with code.
     pub fn functions(&self) -> Vec<Arc<Function>> {
-        read(&self.functions).values().cloned().collect()
+        read(&self.functions).values().flat_map(HashMap::values).cloned().collect()
     }
 
     /// Every trigger.
@@ -71,12 +75,11 @@ impl Registry {
                 .into_iter()
                 .map(|f| ((f.namespace.clone(), f.name.clone()), f))
                 .collect();
-            let gone: Vec<Key> = read(&self.functions)
-                .keys()
-                .chain(read(&self.pending).keys())
-                .filter(|key| !wanted.contains_key(*key))
-                .cloned()
-                .collect();
+            let mut known: Vec<Key> = read(&self.pending).keys().cloned().collect();
+            for (ns, functions) in read(&self.functions).iter() {
+                known.extend(functions.keys().map(|name| (ns.clone(), name.clone())));
+            }
+            let gone: Vec<Key> = known.into_iter().filter(|key| !wanted.contains_key(key)).collect();
             for (ns, name) in gone {
                 self.remove_function(&ns, &name);
             }
@@ -111,7 +114,9 @@ impl Registry {
     fn put_function(&self, function: ApiFunction) -> Option<Digest> {
         let key = (function.namespace.clone(), function.name.clone());
         let Some(digest) = function.version.clone() else {
-            write(&self.functions).remove(&key);
+            if let Some(functions) = write(&self.functions).get_mut(&key.0) {
+                functions.remove(&key.1);
+            }
             write(&self.pending).insert(key, function);
             return None;
         };
@@ -119,20 +124,22 @@ impl Registry {
         let deployment =
             Deployment { digest: digest.clone(), limits: function.limits, env: function.env.into_iter().collect() };
         let mut functions = write(&self.functions);
+        let functions = functions.entry(key.0.clone()).or_default();
         let metrics = self.metrics.function(&key.0, &key.1);
-        let next = match functions.get(&key) {
+        let next = match functions.get(&key.1) {
             Some(current) if current.deployment == deployment => return None,
             Some(current) => current.with_deployment(deployment, metrics),
             None => Function::new(key.0.clone(), key.1.clone(), deployment, metrics),
         };
-        functions.insert(key, Arc::new(next));
+        functions.insert(key.1, Arc::new(next));
         Some(digest)
     }
 
     fn remove_function(&self, ns: &Name, name: &Name) {
         let key = (ns.clone(), name.clone());
         write(&self.pending).remove(&key);
-        if write(&self.functions).remove(&key).is_some() {
+        let removed = write(&self.functions).get_mut(ns).and_then(|functions| functions.remove(name));
+        if removed.is_some() {
             self.metrics.remove_function(ns, name);
         }
     }

@@ -13,16 +13,16 @@ struct Route {
 
 /// Where a request goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Match {
+pub enum Match<'a> {
     /// To this function.
     Function {
         /// Its namespace.
-        namespace: Name,
+        namespace: &'a Name,
         /// Its name.
-        function: Name,
+        function: &'a Name,
     },
     /// A route matches the path but not the method.
-    MethodNotAllowed(Vec<String>),
+    MethodNotAllowed(&'a [String]),
     /// No route matches.
     NotFound,
 }
@@ -48,10 +48,10 @@ impl Routes {
 
     /// Finds the function for a request. `host` is the `Host` header
     /// (any port is ignored, case too).
-    pub fn find(&self, host: Option<&str>, path: &str, method: &Method) -> Match {
-        let host = host.map(|h| h.rsplit_once(':').map_or(h, |(name, _port)| name).to_ascii_lowercase());
+    pub fn find(&self, host: Option<&str>, path: &str, method: &Method) -> Match<'_> {
+        let host = host.map(|h| h.rsplit_once(':').map_or(h, |(name, _port)| name));
         let route = self.routes.iter().find(|route| {
-            route.http.host.as_ref().is_none_or(|wanted| Some(wanted) == host.as_ref())
+            route.http.host.as_ref().is_none_or(|wanted| host.is_some_and(|h| h.eq_ignore_ascii_case(wanted)))
                 && route.http.matches_path(path)
         });
         let Some(route) = route else {
@@ -59,9 +59,9 @@ impl Routes {
         };
         let methods = &route.http.methods;
         if !methods.is_empty() && !methods.iter().any(|m| m == method.as_str()) {
-            return Match::MethodNotAllowed(methods.clone());
+            return Match::MethodNotAllowed(methods);
         }
-        Match::Function { namespace: route.namespace.clone(), function: route.function.clone() }
+        Match::Function { namespace: &route.namespace, function: &route.function }
     }
 
     /// How many routes there are.
@@ -113,7 +113,7 @@ mod tests {
         assert_eq!(found(routes.find(Some("Example.com:8080"), "/api/users", &get)), "hosted");
         assert_eq!(found(routes.find(Some("other.org"), "/api", &get)), "api");
         assert_eq!(found(routes.find(None, "/elsewhere", &get)), "root");
-        assert_eq!(routes.find(None, "/posts", &Method::POST), Match::MethodNotAllowed(vec!["GET".into()]));
+        assert_eq!(routes.find(None, "/posts", &Method::POST), Match::MethodNotAllowed(&["GET".to_owned()]));
         assert_eq!(Routes::new([]).find(None, "/", &get), Match::NotFound);
     }
 }

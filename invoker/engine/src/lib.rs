@@ -32,12 +32,16 @@ pub use host::{Host, HostOptions, MemoryLimiter};
 pub use log_pipe::LogPipe;
 pub use validate::{Invalid, validate};
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 pub use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 /// How often the epoch ticker advances the engine's epoch. Timeouts are
 /// checked, and long-running guests yield to other tasks, once per tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Memory and table bytes per pool slot that are reset in place (only the
+/// dirty pages, see [`engine`]) instead of being given back to the kernel.
+const KEEP_RESIDENT_BYTES: usize = 16 << 20;
 
 /// The export every Flint function has (any `0.2.x` version).
 pub const HANDLER_EXPORT: &str = "wasi:http/incoming-handler@0.2";
@@ -115,11 +119,17 @@ pub fn engine(settings: &Settings) -> Result<Engine> {
     pool.max_tables_per_component(8);
     pool.total_stacks(instances);
     pool.max_memory_size(settings.max_memory_mb as usize * 1024 * 1024);
-    // Reset a reused memory with `memset` instead of `madvise` for the first
-    // 1 MiB (what a small guest dirties): no page faults on the next
-    // instance. Same for tables.
-    pool.linear_memory_keep_resident(1 << 20);
-    pool.table_keep_resident(1 << 16);
+    // When a slot is reused, wasmtime resets its memory. With PAGEMAP_SCAN
+    // (Linux 6.7+) it finds the pages the last instance dirtied and `memset`s
+    // only those, keeping them resident (no `madvise`, no page faults on
+    // the next instance); a small guest dirties a few dozen pages of its
+    // 1 MiB+ memory. Without the ioctl, `memset`ting the whole range costs
+    // more than it saves, so keep-resident is only used with it.
+    if PoolingAllocationConfig::is_pagemap_scan_available() {
+        pool.pagemap_scan(Enabled::Yes);
+        pool.linear_memory_keep_resident(KEEP_RESIDENT_BYTES);
+        pool.table_keep_resident(KEEP_RESIDENT_BYTES);
+    }
 
     let mut config = Config::new();
     config.wasm_component_model(true);

@@ -21,9 +21,13 @@ use crate::routes::Match;
 /// Answers one ingress request.
 pub async fn ingress(runtime: Arc<Runtime>, request: Request<Incoming>) -> Response<HyperOutgoingBody> {
     let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok());
-    let found = runtime.registry.routes().find(host, request.uri().path(), request.method());
+    let routes = runtime.registry.routes();
+    let found = routes.find(host, request.uri().path(), request.method());
     match found {
-        Match::Function { namespace, function } => call(&runtime, &namespace, &function, request).await,
+        Match::Function { namespace, function } => {
+            let target = runtime.registry.function(namespace, function).ok_or_else(|| (namespace.clone(), function.clone()));
+            call(&runtime, target, request).await
+        }
         Match::MethodNotAllowed(methods) => {
             let mut response = text(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -63,16 +67,24 @@ pub async fn invoke_by_name(
         Ok(uri) => *request.uri_mut() = uri,
         Err(_) => return text(StatusCode::BAD_REQUEST, "invalid path".into()),
     }
-    call(runtime, &ns, &name, request).await
+    let target = runtime.registry.function(&ns, &name).ok_or((ns, name));
+    call(runtime, target, request).await
 }
 
-async fn call(runtime: &Arc<Runtime>, ns: &Name, name: &Name, mut request: Request<Incoming>) -> Response<HyperOutgoingBody> {
-    let Some(function) = runtime.registry.function(ns, name) else {
-        return if runtime.registry.is_pending(ns, name) {
-            text(StatusCode::SERVICE_UNAVAILABLE, format!("function `{name}` has no code yet: deploy a version"))
-        } else {
-            text(StatusCode::NOT_FOUND, format!("function `{name}` does not exist in namespace `{ns}`"))
-        };
+/// Calls the function, or explains why there is none (`Err` names it).
+async fn call(
+    runtime: &Arc<Runtime>,
+    target: Result<Arc<Function>, (Name, Name)>,
+    mut request: Request<Incoming>,
+) -> Response<HyperOutgoingBody> {
+    let function = match target {
+        Ok(function) => function,
+        Err((ns, name)) if runtime.registry.is_pending(&ns, &name) => {
+            return text(StatusCode::SERVICE_UNAVAILABLE, format!("function `{name}` has no code yet: deploy a version"));
+        }
+        Err((ns, name)) => {
+            return text(StatusCode::NOT_FOUND, format!("function `{name}` does not exist in namespace `{ns}`"));
+        }
     };
     let limit = runtime.config.max_body_bytes;
     if request.body().size_hint().lower() > limit as u64 {

@@ -40,14 +40,23 @@ const MAX_JSON_BYTES: usize = 4 << 20;
 pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> FullResponse {
     let path = request.uri().path().to_owned();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let (route, response) = route(&state, request, &segments).await;
+    let (route, mut response) = route(&state, request, &segments).await;
     state.metrics.requests.with_label_values(&[route, response.status().as_str()]).inc();
+    // After a write, this is the revision that contains it: clients wait
+    // for invokers to reach it (see `Client::wait_for_invokers`).
+    response
+        .headers_mut()
+        .insert(flint_api::REVISION_HEADER, http::HeaderValue::from(state.store.revision()));
     response
 }
 
 /// Dispatches on the path; returns the route template (a bounded metric
 /// label) with the answer.
-async fn route(state: &Arc<State>, request: Request<Incoming>, segments: &[&str]) -> (&'static str, FullResponse) {
+async fn route(
+    state: &Arc<State>,
+    request: Request<Incoming>,
+    segments: &[&str],
+) -> (&'static str, FullResponse) {
     let method = request.method().clone();
     match *segments {
         ["healthz"] => ("/healthz", health(state).await),
@@ -66,13 +75,25 @@ async fn route(state: &Arc<State>, request: Request<Incoming>, segments: &[&str]
             };
             triggers::route(state, request, ns, rest).await
         }
-        ["v1", "watch"] => ("/v1/watch", only(&method, Method::GET, feed::watch(state, &request)).await),
-        ["v1", "blobs", digest] => ("/v1/blobs/{digest}", only(&method, Method::GET, feed::blob(state, digest)).await),
-        ["v1", "invokers"] => ("/v1/invokers", only(&method, Method::GET, async {
-            server::json(StatusCode::OK, &state.invokers.list())
-        }).await),
-        ["v1", "invokers", id] => ("/v1/invokers/{id}", only(&method, Method::PUT, register(state, request, id)).await),
-        ["v1", "logs"] => ("/v1/logs", only(&method, Method::POST, push_logs(state, request)).await),
+        ["v1", "watch"] => {
+            ("/v1/watch", only(&method, Method::GET, feed::watch(state, &request)).await)
+        }
+        ["v1", "blobs", digest] => {
+            ("/v1/blobs/{digest}", only(&method, Method::GET, feed::blob(state, digest)).await)
+        }
+        ["v1", "invokers"] => (
+            "/v1/invokers",
+            only(&method, Method::GET, async {
+                server::json(StatusCode::OK, &state.invokers.list())
+            })
+            .await,
+        ),
+        ["v1", "invokers", id] => {
+            ("/v1/invokers/{id}", only(&method, Method::PUT, register(state, request, id)).await)
+        }
+        ["v1", "logs"] => {
+            ("/v1/logs", only(&method, Method::POST, push_logs(state, request)).await)
+        }
         _ => ("other", not_found(&path_of(segments))),
     }
 }
@@ -109,7 +130,8 @@ pub(crate) fn not_found(path: &str) -> FullResponse {
 
 /// Parses a name from the path, answering `400` if it is not valid.
 pub(crate) fn parse_name(s: &str) -> Result<Name, FullResponse> {
-    s.parse().map_err(|e: flint_api::InvalidId| server::error(StatusCode::BAD_REQUEST, e.to_string()))
+    s.parse()
+        .map_err(|e: flint_api::InvalidId| server::error(StatusCode::BAD_REQUEST, e.to_string()))
 }
 
 /// Runs a store call on a blocking thread and maps its errors to answers.
@@ -142,7 +164,10 @@ fn store_error(error: &store::Error) -> FullResponse {
         store::Error::Conflict(_) => server::error(StatusCode::CONFLICT, error.to_string()),
         _ => {
             tracing::error!(error = %flint_api::ErrorChain(error), "store failed");
-            server::error(StatusCode::INTERNAL_SERVER_ERROR, format!("{}", flint_api::ErrorChain(error)))
+            server::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("{}", flint_api::ErrorChain(error)),
+            )
         }
     }
 }
@@ -164,7 +189,10 @@ async fn register(state: &Arc<State>, request: Request<Incoming>, id: &str) -> F
         Err(response) => return response,
     };
     if info.id != id {
-        return server::error(StatusCode::BAD_REQUEST, format!("invoker id `{}` does not match the path `{id}`", info.id));
+        return server::error(
+            StatusCode::BAD_REQUEST,
+            format!("invoker id `{}` does not match the path `{id}`", info.id),
+        );
     }
     state.invokers.register(info);
     server::no_content()

@@ -52,8 +52,12 @@ impl Invokers {
 
     /// A healthy invoker, round robin.
     pub fn pick(&self) -> Option<InvokerInfo> {
-        let healthy: Vec<InvokerInfo> =
-            self.list().into_iter().filter(|status| status.healthy).map(|status| status.info).collect();
+        let healthy: Vec<InvokerInfo> = self
+            .list()
+            .into_iter()
+            .filter(|status| status.healthy)
+            .map(|status| status.info)
+            .collect();
         if healthy.is_empty() {
             return None;
         }

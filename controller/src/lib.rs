@@ -110,9 +110,15 @@ impl State {
     /// Opens the store and builds the state. `linker` comes from
     /// `flint_engine::linker`; `registry` receives the controller's metrics
     /// and is what `/metrics` serves.
-    pub fn open(config: Config, linker: Linker<Host>, registry: prometheus::Registry) -> Result<Self, Error> {
-        let store = store::Store::open(&config.store_dir)
-            .map_err(|source| Error::Store { dir: config.store_dir.display().to_string(), source })?;
+    pub fn open(
+        config: Config,
+        linker: Linker<Host>,
+        registry: prometheus::Registry,
+    ) -> Result<Self, Error> {
+        let store = store::Store::open(&config.store_dir).map_err(|source| Error::Store {
+            dir: config.store_dir.display().to_string(),
+            source,
+        })?;
         Self::with_store(config, store, linker, registry)
     }
 

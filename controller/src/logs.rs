@@ -52,7 +52,12 @@ impl Logs {
                 line.truncate(cut);
                 line.push_str(" [cut]");
             }
-            log.lines.push_back(LogLine { seq: log.next_seq, time: entry.time, stream: entry.stream, line });
+            log.lines.push_back(LogLine {
+                seq: log.next_seq,
+                time: entry.time,
+                stream: entry.stream,
+                line,
+            });
             log.next_seq += 1;
             if log.lines.len() > LINES_PER_FUNCTION {
                 log.lines.pop_front();
@@ -81,7 +86,10 @@ impl Logs {
 
     /// Forgets a deleted function's lines.
     pub fn remove(&self, ns: &Name, name: &Name) {
-        self.functions.lock().unwrap_or_else(PoisonError::into_inner).remove(&(ns.clone(), name.clone()));
+        self.functions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&(ns.clone(), name.clone()));
     }
 }
 

@@ -33,7 +33,8 @@ impl Metrics {
             )
             .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
         )?;
-        let revision = IntGauge::new("controller_store_revision", "Revision of the last stored change.")?;
+        let revision =
+            IntGauge::new("controller_store_revision", "Revision of the last stored change.")?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(uploads.clone()))?;
         registry.register(Box::new(validation_seconds.clone()))?;

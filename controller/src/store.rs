@@ -13,8 +13,8 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use flint_api::{
-    Change, Digest, Function, HttpTrigger, Limits, Name, Snapshot, Timestamp, Trigger, TriggerRequest,
-    TriggerSpec, Version,
+    Change, Digest, Function, HttpTrigger, Limits, Name, Snapshot, Timestamp, Trigger,
+    TriggerRequest, TriggerSpec, Version,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -181,18 +181,29 @@ impl Store {
 
     /// Stores `wasm` as a version of a function (once per digest) and makes it
     /// the version that runs. The caller has validated the wasm.
-    pub fn add_version(&self, ns: &Name, name: &Name, digest: &Digest, wasm: &[u8]) -> Result<Function> {
+    pub fn add_version(
+        &self,
+        ns: &Name,
+        name: &Name,
+        digest: &Digest,
+        wasm: &[u8],
+    ) -> Result<Function> {
         let _writer = self.lock();
         let mut function = self.function(ns, name)?;
         let now = Timestamp::now();
         let version_key = key3(ns, name, digest.as_str());
         let mut writes = Vec::new();
         if self.versions.get(&version_key)?.is_none() {
-            let version = Version { digest: digest.clone(), size: wasm.len() as u64, created_at: now };
+            let version =
+                Version { digest: digest.clone(), size: wasm.len() as u64, created_at: now };
             writes.push(put(TreeId::Versions, version_key, &version)?);
             let refs = self.blob_refs.get(digest.as_str())?.map(|v| decode_u64(&v)).unwrap_or(0);
             if refs == 0 {
-                writes.push(Write::Put { tree: TreeId::Blobs, key: digest.as_str().into(), value: wasm.to_vec() });
+                writes.push(Write::Put {
+                    tree: TreeId::Blobs,
+                    key: digest.as_str().into(),
+                    value: wasm.to_vec(),
+                });
             }
             writes.push(Write::Put {
                 tree: TreeId::BlobRefs,
@@ -269,7 +280,12 @@ impl Store {
     /// Creates or replaces a trigger. The caller has validated the spec; this
     /// checks that the function exists and that no other trigger has the same
     /// HTTP route. Returns it and whether it was created.
-    pub fn put_trigger(&self, ns: &Name, name: &Name, request: TriggerRequest) -> Result<(Trigger, bool)> {
+    pub fn put_trigger(
+        &self,
+        ns: &Name,
+        name: &Name,
+        request: TriggerRequest,
+    ) -> Result<(Trigger, bool)> {
         let _writer = self.lock();
         self.function(ns, &request.function)?;
         if let TriggerSpec::Http(http) = &request.spec {
@@ -316,7 +332,10 @@ impl Store {
         let _writer = self.lock();
         self.trigger(ns, name)?;
         let writes = vec![Write::Remove { tree: TreeId::Triggers, key: key2(ns, name) }];
-        self.commit(writes, vec![Change::TriggerDeleted { namespace: ns.clone(), name: name.clone() }])
+        self.commit(
+            writes,
+            vec![Change::TriggerDeleted { namespace: ns.clone(), name: name.clone() }],
+        )
     }
 
     // ---- the feed --------------------------------------------------------
@@ -364,7 +383,10 @@ impl Store {
         let last = first + changes.len() as u64 - 1;
         let mut feed = Vec::with_capacity(changes.len());
         for (revision, change) in (first..).zip(&changes) {
-            feed.push((revision.to_be_bytes(), serde_json::to_vec(change).map_err(Error::Corrupt)?));
+            feed.push((
+                revision.to_be_bytes(),
+                serde_json::to_vec(change).map_err(Error::Corrupt)?,
+            ));
         }
         let trees = (
             &self.functions,
@@ -389,7 +411,9 @@ impl Store {
                         TreeId::Triggers => triggers,
                     };
                     match write {
-                        Write::Put { value, .. } => tree.insert(key.as_slice(), value.as_slice())?,
+                        Write::Put { value, .. } => {
+                            tree.insert(key.as_slice(), value.as_slice())?
+                        }
                         Write::Remove { .. } => tree.remove(key.as_slice())?,
                     };
                 }

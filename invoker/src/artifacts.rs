@@ -75,7 +75,12 @@ pub struct Artifacts {
 impl Artifacts {
     /// A cache in `dir` (created if missing) for artifacts of `engine`,
     /// fetching wasm from `client`.
-    pub fn new(dir: &Path, engine: Engine, client: Client, compile_seconds: Histogram) -> std::io::Result<Self> {
+    pub fn new(
+        dir: &Path,
+        engine: Engine,
+        client: Client,
+        compile_seconds: Histogram,
+    ) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         // Leftovers of writes interrupted by a crash.
         for entry in std::fs::read_dir(dir)?.flatten() {
@@ -121,10 +126,16 @@ impl Artifacts {
             return Ok(path);
         }
         let cell = Arc::clone(
-            self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).entry(digest.clone()).or_default(),
+            self.in_flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(digest.clone())
+                .or_default(),
         );
         let result = cell
-            .get_or_init(|| async { self.compile(digest, &path).await.map_err(|e| ErrorChain(&e).to_string()) })
+            .get_or_init(|| async {
+                self.compile(digest, &path).await.map_err(|e| ErrorChain(&e).to_string())
+            })
             .await
             .clone();
         // Done either way: the file exists now, or the next caller retries.
@@ -152,10 +163,11 @@ impl Artifacts {
         let _slot = self.compile_slots.acquire().await.map_err(|e| Error::Task(e.to_string()))?;
         let started = Instant::now();
         let engine = self.engine.clone();
-        let artifact = tokio::task::spawn_blocking(move || flint_engine::precompile(&engine, &wasm))
-            .await
-            .map_err(|e| Error::Task(e.to_string()))?
-            .map_err(|source| Error::Compile { digest: digest.clone(), source })?;
+        let artifact =
+            tokio::task::spawn_blocking(move || flint_engine::precompile(&engine, &wasm))
+                .await
+                .map_err(|e| Error::Task(e.to_string()))?
+                .map_err(|source| Error::Compile { digest: digest.clone(), source })?;
         self.compile_seconds.observe(started.elapsed().as_secs_f64());
         tracing::info!(%digest, elapsed = ?started.elapsed(), "compiled");
         // Write aside and rename, so a crash never leaves a truncated artifact

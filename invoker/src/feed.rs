@@ -44,6 +44,11 @@ pub async fn follow(runtime: Arc<Runtime>, shutdown: CancellationToken) {
                 }
                 runtime.revision.store(revision, Ordering::Release);
                 runtime.synced.store(true, Ordering::Release);
+                if revision != since {
+                    // Tell the controller now, not at the next heartbeat:
+                    // `flint deploy` waits for this.
+                    runtime.applied.notify_one();
+                }
             }
             Err(error) => {
                 tracing::warn!(error = %ErrorChain(&error), retry_in = ?backoff, "cannot follow the controller");
@@ -57,15 +62,18 @@ pub async fn follow(runtime: Arc<Runtime>, shutdown: CancellationToken) {
     }
 }
 
-/// Registers with the controller every [`HEARTBEAT`] until `shutdown`.
+/// Registers with the controller every [`HEARTBEAT`], and whenever the feed
+/// brought changes, until `shutdown`.
 pub async fn heartbeat(runtime: Arc<Runtime>, info: InvokerInfo, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(HEARTBEAT);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
             _ = tick.tick() => {}
+            () = runtime.applied.notified() => {}
         }
-        let info = InvokerInfo { revision: runtime.revision.load(Ordering::Acquire), ..info.clone() };
+        let info =
+            InvokerInfo { revision: runtime.revision.load(Ordering::Acquire), ..info.clone() };
         if let Err(error) = runtime.client.register_invoker(&info).await {
             tracing::debug!(error = %ErrorChain(&error), "cannot register with the controller");
         }

@@ -89,7 +89,12 @@ impl Drop for Admission {
 
 impl Function {
     /// A function that is not loaded yet.
-    pub fn new(namespace: Name, name: Name, deployment: Deployment, metrics: FunctionMetrics) -> Self {
+    pub fn new(
+        namespace: Name,
+        name: Name,
+        deployment: Deployment,
+        metrics: FunctionMetrics,
+    ) -> Self {
         let permits = Arc::new(Semaphore::new(deployment.limits.concurrency as usize));
         Self {
             namespace,
@@ -133,7 +138,8 @@ impl Function {
                 }
                 self.metrics.queued().inc();
                 let wait = Duration::from_millis(self.deployment.limits.timeout_ms);
-                let acquired = tokio::time::timeout(wait, Arc::clone(&self.permits).acquire_owned()).await;
+                let acquired =
+                    tokio::time::timeout(wait, Arc::clone(&self.permits).acquire_owned()).await;
                 self.queued.fetch_sub(1, Ordering::Relaxed);
                 self.metrics.queued().dec();
                 match acquired {

@@ -106,7 +106,9 @@ impl Failure {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::NoResponse | Self::ErrorCode(_) => StatusCode::BAD_GATEWAY,
-            Self::Trap(_) | Self::Exit(_) | Self::OutOfMemory(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Trap(_) | Self::Exit(_) | Self::OutOfMemory(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -126,13 +128,19 @@ impl Failure {
             Self::Rejected(Rejected::QueueTimeout) => {
                 format!("function `{name}` is busy: no instance became free within its timeout")
             }
-            Self::Rejected(Rejected::AtCapacity) => "this invoker is running as many instances as it can".into(),
+            Self::Rejected(Rejected::AtCapacity) => {
+                "this invoker is running as many instances as it can".into()
+            }
             Self::NotReady(reason) => format!("function `{name}` cannot be loaded: {reason}"),
             Self::BadRequest(reason) => format!("bad request: {reason}"),
             Self::Trap(reason) => format!("function `{name}` failed: {reason}"),
             Self::Exit(code) => format!("function `{name}` exited with code {code}"),
-            Self::Timeout(limit) => format!("function `{name}` ran longer than its timeout of {limit:?}"),
-            Self::OutOfMemory(mb) => format!("function `{name}` exceeded its memory limit of {mb} MiB"),
+            Self::Timeout(limit) => {
+                format!("function `{name}` ran longer than its timeout of {limit:?}")
+            }
+            Self::OutOfMemory(mb) => {
+                format!("function `{name}` exceeded its memory limit of {mb} MiB")
+            }
             Self::NoResponse => format!("function `{name}` returned without sending a response"),
             Self::ErrorCode(code) => format!("function `{name}` answered with an error: {code}"),
         }
@@ -186,7 +194,11 @@ where
     let deadline = started + timeout;
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |_| {
-        Ok(if Instant::now() >= deadline { UpdateDeadline::Interrupt } else { UpdateDeadline::Yield(1) })
+        Ok(if Instant::now() >= deadline {
+            UpdateDeadline::Interrupt
+        } else {
+            UpdateDeadline::Yield(1)
+        })
     });
 
     let (sender, receiver) = tokio::sync::oneshot::channel();
@@ -195,7 +207,11 @@ where
         .http()
         .new_incoming_request(Scheme::Http, request)
         .map_err(|e| Failure::BadRequest(format!("{e:#}")))?;
-    let out = store.data_mut().http().new_response_outparam(sender).map_err(|e| Failure::BadRequest(format!("{e:#}")))?;
+    let out = store
+        .data_mut()
+        .http()
+        .new_response_outparam(sender)
+        .map_err(|e| Failure::BadRequest(format!("{e:#}")))?;
 
     let runtime2 = Arc::clone(runtime);
     let function2 = Arc::clone(function);
@@ -255,13 +271,20 @@ fn classify(
         Ok(Err(error)) => error,
     };
     if store.data().limiter().exceeded() {
-        return (Outcome::OutOfMemory, Some(Failure::OutOfMemory(function.deployment.limits.memory_mb)));
+        return (
+            Outcome::OutOfMemory,
+            Some(Failure::OutOfMemory(function.deployment.limits.memory_mb)),
+        );
     }
     if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
         return (Outcome::Timeout, Some(Failure::Timeout(timeout)));
     }
     if let Some(exit) = error.downcast_ref::<I32Exit>() {
-        return if exit.0 == 0 { (Outcome::Ok, None) } else { (Outcome::Error, Some(Failure::Exit(exit.0))) };
+        return if exit.0 == 0 {
+            (Outcome::Ok, None)
+        } else {
+            (Outcome::Error, Some(Failure::Exit(exit.0)))
+        };
     }
     let reason = match error.downcast_ref::<Trap>() {
         Some(trap) => trap.to_string(),

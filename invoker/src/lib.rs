@@ -128,22 +128,31 @@ pub struct Runtime {
     pub revision: AtomicU64,
     /// Whether the feed has been applied at least once (readiness).
     pub synced: AtomicBool,
+    /// Signalled when the feed brought changes, so the invoker reports its
+    /// new revision at once.
+    pub applied: tokio::sync::Notify,
 }
 
 impl Runtime {
     /// Loads a function's artifact and prepares it. If the cached artifact
     /// cannot be loaded it is rebuilt once.
-    pub async fn load(self: &Arc<Self>, function: &function::Function) -> Result<ProxyPre<Host>, Failure> {
+    pub async fn load(
+        self: &Arc<Self>,
+        function: &function::Function,
+    ) -> Result<ProxyPre<Host>, Failure> {
         let started = std::time::Instant::now();
         let digest = &function.deployment.digest;
-        let not_ready = |e: &(dyn std::error::Error + 'static)| Failure::NotReady(flint_api::ErrorChain(e).to_string());
+        let not_ready = |e: &(dyn std::error::Error + 'static)| {
+            Failure::NotReady(flint_api::ErrorChain(e).to_string())
+        };
         let mut rebuilt = false;
         loop {
             let path = self.artifacts.ensure(digest).await.map_err(|e| not_ready(&e))?;
             let runtime = Arc::clone(self);
-            let loaded = tokio::task::spawn_blocking(move || flint_engine::load(&runtime.linker, &path))
-                .await
-                .map_err(|e| Failure::NotReady(e.to_string()))?;
+            let loaded =
+                tokio::task::spawn_blocking(move || flint_engine::load(&runtime.linker, &path))
+                    .await
+                    .map_err(|e| Failure::NotReady(e.to_string()))?;
             match loaded {
                 Ok(pre) => {
                     function.metrics.cold_start().observe(started.elapsed().as_secs_f64());
@@ -198,6 +207,7 @@ impl Invoker {
             logs,
             revision: AtomicU64::new(0),
             synced: AtomicBool::new(false),
+            applied: tokio::sync::Notify::new(),
         };
         Ok(Self { runtime: Arc::new(runtime), log_receiver })
     }
@@ -210,7 +220,12 @@ impl Invoker {
     /// Serves the HTTP ingress on `http` and the admin endpoints on `admin`,
     /// follows the controller, until `shutdown` is cancelled; then stops
     /// accepting, lets invocations in flight finish and ships the last logs.
-    pub async fn run(self, http: TcpListener, admin: TcpListener, shutdown: CancellationToken) -> Result<(), Error> {
+    pub async fn run(
+        self,
+        http: TcpListener,
+        admin: TcpListener,
+        shutdown: CancellationToken,
+    ) -> Result<(), Error> {
         let runtime = self.runtime;
         let info = registration(&runtime.config, &http, &admin)?;
         tracing::info!(id = %info.id, http = %info.http_url, admin = %info.admin_url, "invoker starting");
@@ -222,20 +237,30 @@ impl Invoker {
         tasks.spawn(feed::follow(Arc::clone(&runtime), stop_background.clone()));
         tasks.spawn(feed::heartbeat(Arc::clone(&runtime), info, stop_background.clone()));
         tasks.spawn(feed::reap(Arc::clone(&runtime), stop_background.clone()));
-        let shipper = tokio::spawn(logs::ship(self.log_receiver, runtime.client.clone(), stop_background.clone()));
+        let shipper = tokio::spawn(logs::ship(
+            self.log_receiver,
+            runtime.client.clone(),
+            stop_background.clone(),
+        ));
 
         let ingress = {
             let runtime = Arc::clone(&runtime);
             hyper::service::service_fn(move |request| {
                 let runtime = Arc::clone(&runtime);
-                async move { Ok::<_, std::convert::Infallible>(trigger::http::ingress(runtime, request).await) }
+                async move {
+                    Ok::<_, std::convert::Infallible>(
+                        trigger::http::ingress(runtime, request).await,
+                    )
+                }
             })
         };
         let admin_service = {
             let runtime = Arc::clone(&runtime);
             hyper::service::service_fn(move |request| {
                 let runtime = Arc::clone(&runtime);
-                async move { Ok::<_, std::convert::Infallible>(trigger::http::admin(runtime, request).await) }
+                async move {
+                    Ok::<_, std::convert::Infallible>(trigger::http::admin(runtime, request).await)
+                }
             })
         };
         let servers = TaskTracker::new();
@@ -254,7 +279,11 @@ impl Invoker {
 }
 
 /// What this invoker tells the controller about itself.
-fn registration(config: &Config, http: &TcpListener, admin: &TcpListener) -> Result<InvokerInfo, Error> {
+fn registration(
+    config: &Config,
+    http: &TcpListener,
+    admin: &TcpListener,
+) -> Result<InvokerInfo, Error> {
     let http_addr = http.local_addr().map_err(Error::Listener)?;
     let admin_addr = admin.local_addr().map_err(Error::Listener)?;
     let url = |addr: std::net::SocketAddr| match &config.advertise_host {

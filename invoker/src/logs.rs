@@ -37,7 +37,13 @@ pub fn channel(dropped: IntCounter) -> (LogSender, LogReceiver) {
 
 impl LogSender {
     /// Queues what an invocation wrote, plus a line saying how it failed.
-    pub fn capture(&self, function: &Function, stdout: &LogPipe, stderr: &LogPipe, failure: Option<&Failure>) {
+    pub fn capture(
+        &self,
+        function: &Function,
+        stdout: &LogPipe,
+        stderr: &LogPipe,
+        failure: Option<&Failure>,
+    ) {
         let (out, out_dropped) = stdout.take();
         let (err, err_dropped) = stderr.take();
         if out.is_empty() && err.is_empty() && failure.is_none() {
@@ -52,12 +58,17 @@ impl LogSender {
             line,
         };
         let mut lines = Vec::new();
-        for (bytes, dropped, stream) in [(out, out_dropped, Stream::Stdout), (err, err_dropped, Stream::Stderr)] {
+        for (bytes, dropped, stream) in
+            [(out, out_dropped, Stream::Stdout), (err, err_dropped, Stream::Stderr)]
+        {
             for line in String::from_utf8_lossy(&bytes).lines() {
                 lines.push(entry(stream, line.to_owned()));
             }
             if dropped > 0 {
-                lines.push(entry(stream, format!("[flint: {dropped} more bytes of output were dropped]")));
+                lines.push(entry(
+                    stream,
+                    format!("[flint: {dropped} more bytes of output were dropped]"),
+                ));
             }
         }
         if let Some(failure) = failure {
@@ -109,7 +120,9 @@ async fn send(client: &Client, batch: &mut Vec<LogEntry>) {
                 tracing::debug!(error = %ErrorChain(&error), "shipping logs failed; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
-            Err(error) => tracing::warn!(error = %ErrorChain(&error), lines = batch.len(), "dropping guest logs"),
+            Err(error) => {
+                tracing::warn!(error = %ErrorChain(&error), lines = batch.len(), "dropping guest logs")
+            }
         }
     }
     batch.clear();

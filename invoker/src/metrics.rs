@@ -9,11 +9,11 @@ use std::sync::{Arc, OnceLock};
 
 use flint_api::Name;
 use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
 };
 
 use crate::{Outcome, TriggerKind};
-
 
 /// Buckets from 50 µs to 30 s: most Flint invocations take well under a millisecond.
 const DURATION_BUCKETS: &[f64] = &[
@@ -122,7 +122,10 @@ impl Metrics {
             &["namespace", "function"],
         )?;
         let loaded = IntGaugeVec::new(
-            Opts::new("invoker_function_loaded", "1 while a function's code is loaded, 0 when scaled to zero."),
+            Opts::new(
+                "invoker_function_loaded",
+                "1 while a function's code is loaded, 0 when scaled to zero.",
+            ),
             &["namespace", "function"],
         )?;
         let instantiation_seconds = Histogram::with_opts(
@@ -179,7 +182,12 @@ impl Metrics {
         let (ns, name) = (ns.as_str(), name.as_str());
         for trigger in TriggerKind::ALL {
             for outcome in Outcome::RAN {
-                let _ = self.duration.remove_label_values(&[ns, name, trigger.as_str(), outcome.as_str()]);
+                let _ = self.duration.remove_label_values(&[
+                    ns,
+                    name,
+                    trigger.as_str(),
+                    outcome.as_str(),
+                ]);
             }
         }
         for vec in [&self.running, &self.queued, &self.loaded] {

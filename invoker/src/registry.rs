@@ -79,30 +79,39 @@ impl Registry {
             for (ns, functions) in read(&self.functions).iter() {
                 known.extend(functions.keys().map(|name| (ns.clone(), name.clone())));
             }
-            let gone: Vec<Key> = known.into_iter().filter(|key| !wanted.contains_key(key)).collect();
+            let gone: Vec<Key> =
+                known.into_iter().filter(|key| !wanted.contains_key(key)).collect();
             for (ns, name) in gone {
                 self.remove_function(&ns, &name);
             }
             for function in wanted.into_values() {
                 digests.extend(self.put_function(function));
             }
-            *write(&self.triggers) =
-                snapshot.triggers.into_iter().map(|t| ((t.namespace.clone(), t.name.clone()), t)).collect();
+            *write(&self.triggers) = snapshot
+                .triggers
+                .into_iter()
+                .map(|t| ((t.namespace.clone(), t.name.clone()), t))
+                .collect();
             triggers_changed = true;
         }
         for change in watch.changes {
             match change {
                 Change::FunctionPut { function } => digests.extend(self.put_function(function)),
-                Change::FunctionDeleted { namespace, name } => self.remove_function(&namespace, &name),
+                Change::FunctionDeleted { namespace, name } => {
+                    self.remove_function(&namespace, &name)
+                }
                 Change::TriggerPut { trigger } => {
-                    write(&self.triggers).insert((trigger.namespace.clone(), trigger.name.clone()), trigger);
+                    write(&self.triggers)
+                        .insert((trigger.namespace.clone(), trigger.name.clone()), trigger);
                     triggers_changed = true;
                 }
                 Change::TriggerDeleted { namespace, name } => {
                     write(&self.triggers).remove(&(namespace, name));
                     triggers_changed = true;
                 }
-                other => tracing::warn!(change = ?other, "unknown change kind; upgrade this invoker"),
+                other => {
+                    tracing::warn!(change = ?other, "unknown change kind; upgrade this invoker")
+                }
             }
         }
         if triggers_changed {
@@ -121,8 +130,11 @@ impl Registry {
             return None;
         };
         write(&self.pending).remove(&key);
-        let deployment =
-            Deployment { digest: digest.clone(), limits: function.limits, env: function.env.into_iter().collect() };
+        let deployment = Deployment {
+            digest: digest.clone(),
+            limits: function.limits,
+            env: function.env.into_iter().collect(),
+        };
         let mut functions = write(&self.functions);
         let functions = functions.entry(key.0.clone()).or_default();
         let metrics = self.metrics.function(&key.0, &key.1);
@@ -138,7 +150,8 @@ impl Registry {
     fn remove_function(&self, ns: &Name, name: &Name) {
         let key = (ns.clone(), name.clone());
         write(&self.pending).remove(&key);
-        let removed = write(&self.functions).get_mut(ns).and_then(|functions| functions.remove(name));
+        let removed =
+            write(&self.functions).get_mut(ns).and_then(|functions| functions.remove(name));
         if removed.is_some() {
             self.metrics.remove_function(ns, name);
         }
@@ -146,7 +159,9 @@ impl Registry {
 
     fn rebuild_routes(&self) {
         let routes = Routes::new(read(&self.triggers).values().filter_map(|t| match &t.spec {
-            TriggerSpec::Http(http) => Some((t.namespace.clone(), t.function.clone(), http.clone())),
+            TriggerSpec::Http(http) => {
+                Some((t.namespace.clone(), t.function.clone(), http.clone()))
+            }
             _ => None,
         }));
         *write(&self.routes) = Arc::new(routes);

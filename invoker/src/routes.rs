@@ -38,10 +38,13 @@ pub struct Routes {
 impl Routes {
     /// A table of `(namespace, function, route)` entries.
     pub fn new(entries: impl IntoIterator<Item = (Name, Name, HttpTrigger)>) -> Self {
-        let mut routes: Vec<Route> =
-            entries.into_iter().map(|(namespace, function, http)| Route { http, namespace, function }).collect();
+        let mut routes: Vec<Route> = entries
+            .into_iter()
+            .map(|(namespace, function, http)| Route { http, namespace, function })
+            .collect();
         routes.sort_by(|a, b| {
-            (b.http.host.is_some(), b.http.route.len()).cmp(&(a.http.host.is_some(), a.http.route.len()))
+            (b.http.host.is_some(), b.http.route.len())
+                .cmp(&(a.http.host.is_some(), a.http.route.len()))
         });
         Self { routes }
     }
@@ -51,7 +54,11 @@ impl Routes {
     pub fn find(&self, host: Option<&str>, path: &str, method: &Method) -> Match<'_> {
         let host = host.map(|h| h.rsplit_once(':').map_or(h, |(name, _port)| name));
         let route = self.routes.iter().find(|route| {
-            route.http.host.as_ref().is_none_or(|wanted| host.is_some_and(|h| h.eq_ignore_ascii_case(wanted)))
+            route
+                .http
+                .host
+                .as_ref()
+                .is_none_or(|wanted| host.is_some_and(|h| h.eq_ignore_ascii_case(wanted)))
                 && route.http.matches_path(path)
         });
         let Some(route) = route else {
@@ -79,7 +86,12 @@ impl Routes {
 mod tests {
     use super::*;
 
-    fn entry(function: &str, route: &str, host: Option<&str>, methods: &[&str]) -> (Name, Name, HttpTrigger) {
+    fn entry(
+        function: &str,
+        route: &str,
+        host: Option<&str>,
+        methods: &[&str],
+    ) -> (Name, Name, HttpTrigger) {
         (
             Name::default_namespace(),
             function.parse().unwrap(),
@@ -113,7 +125,10 @@ mod tests {
         assert_eq!(found(routes.find(Some("Example.com:8080"), "/api/users", &get)), "hosted");
         assert_eq!(found(routes.find(Some("other.org"), "/api", &get)), "api");
         assert_eq!(found(routes.find(None, "/elsewhere", &get)), "root");
-        assert_eq!(routes.find(None, "/posts", &Method::POST), Match::MethodNotAllowed(&["GET".to_owned()]));
+        assert_eq!(
+            routes.find(None, "/posts", &Method::POST),
+            Match::MethodNotAllowed(&["GET".to_owned()])
+        );
         assert_eq!(Routes::new([]).find(None, "/", &get), Match::NotFound);
     }
 }

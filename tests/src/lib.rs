@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-pub use process::Flint;
+pub use process::{Flint, find_series};
 
 /// The repository's root folder.
 pub fn repo_root() -> PathBuf {
@@ -40,7 +40,11 @@ pub fn flint_bin() -> PathBuf {
         dir = dir.parent().expect("deps/ has a parent");
     }
     let bin = dir.join("flint");
-    assert!(bin.exists(), "{} is missing: build it with `cargo build -p flint` (or run the whole suite)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build -p flint` (or run the whole suite)",
+        bin.display()
+    );
     bin
 }
 
@@ -57,14 +61,23 @@ pub fn guest(name: &str) -> PathBuf {
     };
     let dir = repo_root().join(workspace);
     once.get_or_init(|| build_guests(&dir));
-    let wasm = dir.join("target/wasm32-wasip2/release").join(format!("{}.wasm", name.replace('-', "_")));
+    let wasm =
+        dir.join("target/wasm32-wasip2/release").join(format!("{}.wasm", name.replace('-', "_")));
     assert!(wasm.exists(), "{} was not built", wasm.display());
     wasm
 }
 
 fn build_guests(dir: &Path) {
     let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "--target-dir", "target"])
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+            "target",
+        ])
         .current_dir(dir)
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("RUSTFLAGS")
@@ -83,12 +96,22 @@ pub fn component_without_handler() -> Vec<u8> {
     wat::parse_str("(component)").expect("valid wat")
 }
 
-/// A component that claims the HTTP handler export but imports an interface
-/// Flint does not provide.
+/// A component that imports an interface Flint does not provide (and
+/// exports an instance under the handler's name, so that is not what fails).
 pub fn component_with_unknown_import() -> Vec<u8> {
     wat::parse_str(
         r#"(component
-            (import "wasi:keyvalue/store@0.2.0-draft" (instance))
+            (import "wasi:keyvalue/store@0.2.0-draft" (instance $store (export "get" (func))))
+            (instance $handler)
+            (export "wasi:http/incoming-handler@0.2.0" (instance $handler)))"#,
+    )
+    .expect("valid wat")
+}
+
+/// A component whose `wasi:http/incoming-handler` export has no `handle`.
+pub fn component_with_empty_handler() -> Vec<u8> {
+    wat::parse_str(
+        r#"(component
             (instance $handler)
             (export "wasi:http/incoming-handler@0.2.0" (instance $handler)))"#,
     )

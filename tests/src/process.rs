@@ -38,11 +38,19 @@ impl Flint {
         let stdout_path = data.join("stdout.log");
         let stderr_path = data.join("stderr.log");
         let stdout = File::create(&stdout_path).expect("stdout file");
-        let stderr = File::options().create(true).append(true).open(&stderr_path).expect("stderr file");
+        let stderr =
+            File::options().create(true).append(true).open(&stderr_path).expect("stderr file");
         let child = Command::new(flint_bin())
             .args(["up", "--data"])
             .arg(data.join("flint"))
-            .args(["--api-listen", "127.0.0.1:0", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+            .args([
+                "--api-listen",
+                "127.0.0.1:0",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+            ])
             .env("RUST_LOG", "warn,flint_invoker=info,flint_controller=info")
             .env_remove("RUST_BACKTRACE")
             .stdin(Stdio::null())
@@ -50,14 +58,19 @@ impl Flint {
             .stderr(stderr)
             .spawn()
             .expect("flint starts");
-        let mut flint =
-            Self { child: Some(child), data: data.to_owned(), _temp: None, api: String::new(), http: String::new(), admin: String::new() };
+        let mut flint = Self {
+            child: Some(child),
+            data: data.to_owned(),
+            _temp: None,
+            api: String::new(),
+            http: String::new(),
+            admin: String::new(),
+        };
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             let out = std::fs::read_to_string(&stdout_path).unwrap_or_default();
-            let find = |prefix: &str| {
-                out.lines().find_map(|l| l.strip_prefix(prefix)).map(str::to_owned)
-            };
+            let find =
+                |prefix: &str| out.lines().find_map(|l| l.strip_prefix(prefix)).map(str::to_owned);
             if let (Some(api), Some(http), Some(admin)) =
                 (find("api listening on "), find("http listening on "), find("admin listening on "))
             {
@@ -67,7 +80,11 @@ impl Flint {
             if let Some(Ok(Some(status))) = flint.child.as_mut().map(Child::try_wait) {
                 panic!("flint up exited with {status} before listening:\n{}", flint.stderr());
             }
-            assert!(Instant::now() < deadline, "flint up did not listen within {START_TIMEOUT:?}:\n{}", flint.stderr());
+            assert!(
+                Instant::now() < deadline,
+                "flint up did not listen within {START_TIMEOUT:?}:\n{}",
+                flint.stderr()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         flint
@@ -101,7 +118,11 @@ impl Flint {
     /// Runs the `flint` CLI against this Flint in a working directory.
     pub fn cli_in(&self, dir: Option<&Path>, args: &[&str]) -> Output {
         let mut command = Command::new(flint_bin());
-        command.args(args).env("FLINT_URL", &self.api).env_remove("FLINT_NAMESPACE").stdin(Stdio::null());
+        command
+            .args(args)
+            .env("FLINT_URL", &self.api)
+            .env_remove("FLINT_NAMESPACE")
+            .stdin(Stdio::null());
         if let Some(dir) = dir {
             command.current_dir(dir);
         }
@@ -160,14 +181,26 @@ impl Flint {
         response.text()
     }
 
-    /// The value of one series in `/metrics`, given its name and labels as
-    /// they appear, e.g. `flint_invoker_function_loaded{function="f",namespace="default"}`.
-    pub async fn metric(&self, series: &str) -> Option<f64> {
-        self.metrics().await.lines().find_map(|line| {
-            let (name, value) = line.rsplit_once(' ')?;
-            (name == series).then(|| value.parse().ok()).flatten()
-        })
+    /// The value of one series in the invoker's `/metrics`: the metric's
+    /// name and some of its labels, in any order.
+    pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        find_series(&self.metrics().await, name, labels)
     }
+}
+
+/// Finds a series in Prometheus text by name and (a subset of) its labels.
+pub fn find_series(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines().filter(|line| !line.starts_with('#')).find_map(|line| {
+        let (series, value) = line.rsplit_once(' ')?;
+        let (series_name, series_labels) = match series.split_once('{') {
+            Some((n, rest)) => (n, rest.trim_end_matches('}')),
+            None => (series, ""),
+        };
+        let all = labels
+            .iter()
+            .all(|(k, v)| series_labels.split(',').any(|pair| pair == format!("{k}=\"{v}\"")));
+        (series_name == name && all).then(|| value.parse().ok()).flatten()
+    })
 }
 
 impl Drop for Flint {

@@ -196,8 +196,20 @@ pub async fn apply(client: &Client, namespace: &Name, plans: Vec<Plan>) -> anyho
     for deployed in &mut functions {
         deployed.http = routes.get(&deployed.name).cloned().unwrap_or_default();
     }
+    // Return once the invokers run what was deployed, so a call right after
+    // `flint deploy` reaches the new version.
+    let behind = client.wait_for_invokers(INVOKER_WAIT).await.unwrap_or_default();
+    for invoker in behind {
+        eprintln!(
+            "warning: invoker {} has not applied this deploy yet; it will shortly",
+            invoker.info.id
+        );
+    }
     Ok(Summary { namespace: namespace.clone(), functions })
 }
+
+/// How long `deploy` waits for invokers to apply what it changed.
+const INVOKER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// One line per function: name, short digest, whether it was uploaded, routes.
 pub fn print_summary(summary: &Summary, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {

@@ -118,14 +118,20 @@ async fn deploy_on_start(global: &Global, dir: &std::path::Path) -> anyhow::Resu
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut out = std::io::stdout();
-    let summary = deploy::deploy_manifest(&client, global.namespace.as_ref(), dir, true, &mut out).await?;
+    let summary =
+        deploy::deploy_manifest(&client, global.namespace.as_ref(), dir, true, &mut out).await?;
     deploy::print_call_hints(&client, &summary, &mut out).await
 }
 
 /// Logs to stderr; `RUST_LOG` overrides the default (Flint at info, the rest at warn).
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,flint_controller=info,flint_invoker=info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,flint_controller=info,flint_invoker=info")
+    });
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -39,9 +39,17 @@ fn an_unreachable_controller_is_one_clear_line() {
 }
 
 #[test]
-fn up_is_not_wired_yet() {
-    let out = flint(Path::new(".")).arg("up").output().unwrap();
-    assert_eq!(fails(&out), "error: flint up is not wired yet\n");
+fn up_names_the_listener_it_cannot_bind() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let data = tempfile::tempdir().unwrap();
+    let out = flint(data.path())
+        .args(["up", "--data", "data", "--listen", "127.0.0.1:0", "--api-listen", &addr])
+        .output()
+        .unwrap();
+    let err = fails(&out);
+    assert!(err.starts_with(&format!("error: cannot listen on {addr} (--api-listen): ")), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! A typed client for the controller's REST API.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use crate::{
     Digest, ErrorBody, Function, FunctionSpec, InvokerInfo, InvokerStatus, LogEntry, LogPage, Name,
-    Trigger, TriggerRequest, Version, WASM_CONTENT_TYPE, Watch,
+    REVISION_HEADER, Trigger, TriggerRequest, Version, WASM_CONTENT_TYPE, Watch,
 };
 
 /// How long one API call may take before the client gives up. Long polls add
@@ -101,21 +103,28 @@ pub struct InvokeResponse {
     pub body: Bytes,
 }
 
-/// A client for one controller. Cheap to clone; clones share connections.
+/// A client for one controller. Cheap to clone; clones share connections
+/// and the last revision seen.
 #[derive(Clone)]
 pub struct Client {
     base: String,
     token: Option<String>,
     http: HyperClient<HttpConnector, Full<Bytes>>,
+    revision: Arc<AtomicU64>,
 }
 
 impl Client {
     /// A client for the API at `base_url`, e.g. `http://127.0.0.1:7070`.
     pub fn new(base_url: &str) -> Result<Self> {
-        let invalid = |reason: &str| Error::InvalidUrl { url: base_url.to_owned(), reason: reason.to_owned() };
+        let invalid = |reason: &str| Error::InvalidUrl {
+            url: base_url.to_owned(),
+            reason: reason.to_owned(),
+        };
         let url = url::Url::parse(base_url).map_err(|e| invalid(&e.to_string()))?;
         if url.scheme() != "http" {
-            return Err(invalid("only http:// is supported; put TLS in front of Flint with a proxy"));
+            return Err(invalid(
+                "only http:// is supported; put TLS in front of Flint with a proxy",
+            ));
         }
         if url.host_str().is_none() {
             return Err(invalid("no host"));
@@ -127,7 +136,7 @@ impl Client {
         let http = HyperClient::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build_http();
-        Ok(Self { base, token: None, http })
+        Ok(Self { base, token: None, http, revision: Arc::default() })
     }
 
     /// Sends `token` as a bearer token with every request.
@@ -170,6 +179,11 @@ impl Client {
                 .await
                 .map_err(|source| Error::Connect { url: url.clone(), source })?;
             let (parts, body) = response.into_parts();
+            if let Some(revision) =
+                parts.headers.get(REVISION_HEADER).and_then(|v| v.to_str().ok()?.parse().ok())
+            {
+                self.revision.fetch_max(revision, Ordering::Relaxed);
+            }
             let body = body
                 .collect()
                 .await
@@ -224,7 +238,8 @@ impl Client {
         path: &str,
         body: &B,
     ) -> Result<T> {
-        let body = serde_json::to_vec(body).map_err(|source| Error::Decode { url: path.to_owned(), source })?;
+        let body = serde_json::to_vec(body)
+            .map_err(|source| Error::Decode { url: path.to_owned(), source })?;
         self.call(method, path, Some("application/json"), body.into(), REQUEST_TIMEOUT).await
     }
 
@@ -234,8 +249,9 @@ impl Client {
 
     /// `GET /healthz`.
     pub async fn health(&self) -> Result<()> {
-        let (_, response) =
-            self.send(Method::GET, "/healthz", HeaderMap::new(), Bytes::new(), REQUEST_TIMEOUT).await?;
+        let (_, response) = self
+            .send(Method::GET, "/healthz", HeaderMap::new(), Bytes::new(), REQUEST_TIMEOUT)
+            .await?;
         if response.status().is_success() {
             Ok(())
         } else {
@@ -247,7 +263,12 @@ impl Client {
     }
 
     /// Creates a function or replaces its settings.
-    pub async fn put_function(&self, ns: &Name, name: &Name, spec: &FunctionSpec) -> Result<Function> {
+    pub async fn put_function(
+        &self,
+        ns: &Name,
+        name: &Name,
+        spec: &FunctionSpec,
+    ) -> Result<Function> {
         self.put(&format!("/v1/namespaces/{ns}/functions/{name}"), spec).await
     }
 
@@ -278,7 +299,12 @@ impl Client {
     }
 
     /// Creates or replaces a trigger.
-    pub async fn put_trigger(&self, ns: &Name, name: &Name, trigger: &TriggerRequest) -> Result<Trigger> {
+    pub async fn put_trigger(
+        &self,
+        ns: &Name,
+        name: &Name,
+        trigger: &TriggerRequest,
+    ) -> Result<Trigger> {
         self.put(&format!("/v1/namespaces/{ns}/triggers/{name}"), trigger).await
     }
 
@@ -332,7 +358,13 @@ impl Client {
     }
 
     /// Log lines of a function after `since`, waiting up to `wait` for new ones.
-    pub async fn logs(&self, ns: &Name, name: &Name, since: u64, wait: Duration) -> Result<LogPage> {
+    pub async fn logs(
+        &self,
+        ns: &Name,
+        name: &Name,
+        since: u64,
+        wait: Duration,
+    ) -> Result<LogPage> {
         let path = format!(
             "/v1/namespaces/{ns}/functions/{name}/logs?since={since}&wait_ms={}",
             wait.as_millis()
@@ -354,6 +386,32 @@ impl Client {
     pub async fn list_invokers(&self) -> Result<Vec<InvokerStatus>> {
         self.get("/v1/invokers").await
     }
+
+    /// The highest store revision the controller reported to this client:
+    /// after a write, the revision that contains it.
+    pub fn last_revision(&self) -> u64 {
+        self.revision.load(Ordering::Relaxed)
+    }
+
+    /// Waits until every healthy invoker has applied the changes this client
+    /// made, so they can be called. Returns the invokers still behind after
+    /// `timeout` (empty when all caught up, or when none is registered).
+    pub async fn wait_for_invokers(&self, timeout: Duration) -> Result<Vec<InvokerStatus>> {
+        let revision = self.last_revision();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let behind: Vec<InvokerStatus> = self
+                .list_invokers()
+                .await?
+                .into_iter()
+                .filter(|i| i.healthy && i.info.revision < revision)
+                .collect();
+            if behind.is_empty() || tokio::time::Instant::now() >= deadline {
+                return Ok(behind);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -362,7 +420,10 @@ mod tests {
 
     #[test]
     fn base_urls() {
-        assert_eq!(Client::new("http://127.0.0.1:7070/").unwrap().base_url(), "http://127.0.0.1:7070");
+        assert_eq!(
+            Client::new("http://127.0.0.1:7070/").unwrap().base_url(),
+            "http://127.0.0.1:7070"
+        );
         for bad in ["127.0.0.1:7070", "https://x", "http://x/?a=b", "nonsense"] {
             let err = Client::new(bad).err().expect(bad).to_string();
             assert!(err.starts_with("invalid API URL"), "{err}");

@@ -155,7 +155,9 @@ impl FunctionSpec {
             if !valid {
                 return Err(FieldError::new(
                     "env",
-                    format!("`{key}` is not a valid variable name (letters, digits and `_`, not starting with a digit)"),
+                    format!(
+                        "`{key}` is not a valid variable name (letters, digits and `_`, not starting with a digit)"
+                    ),
                 ));
             }
         }

@@ -40,6 +40,9 @@ pub use name::{DEFAULT_NAMESPACE, Digest, InvalidId, MAX_NAME_LEN, Name};
 use serde::{Deserialize, Serialize};
 pub use trigger::{HTTP_METHODS, HttpTrigger, Trigger, TriggerRequest, TriggerSpec};
 
+/// Response header carrying the controller's store revision after the request.
+pub const REVISION_HEADER: &str = "flint-revision";
+
 /// The content type of a wasm upload.
 pub const WASM_CONTENT_TYPE: &str = "application/wasm";
 

@@ -93,7 +93,9 @@ pub async fn shutdown_signal() {
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> FullResponse {
     match serde_json::to_vec(value) {
         Ok(body) => with_type(status, "application/json", body.into()),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode the answer: {e}")),
+        Err(e) => {
+            error(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode the answer: {e}"))
+        }
     }
 }
 
@@ -145,7 +147,10 @@ pub async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, FullRespon
 fn too_large(limit: usize) -> FullResponse {
     error(
         StatusCode::PAYLOAD_TOO_LARGE,
-        format!("the request body is larger than the limit of {}", crate::human_bytes(limit as u64)),
+        format!(
+            "the request body is larger than the limit of {}",
+            crate::human_bytes(limit as u64)
+        ),
     )
 }
 

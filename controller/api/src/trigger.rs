@@ -43,7 +43,9 @@ impl HttpTrigger {
         if !segments_ok {
             return Err(FieldError::new(
                 "http.route",
-                format!("`{route}` must be a plain path: no empty, `.` or `..` segments, no `?`, `#`, `%` or spaces"),
+                format!(
+                    "`{route}` must be a plain path: no empty, `.` or `..` segments, no `?`, `#`, `%` or spaces"
+                ),
             ));
         }
         if let Some(host) = &self.host {
@@ -52,7 +54,9 @@ impl HttpTrigger {
                 && host.split('.').all(|label| {
                     !label.is_empty()
                         && label.len() <= 63
-                        && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                        && label
+                            .bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                 });
             if !valid {
                 return Err(FieldError::new(
@@ -75,7 +79,9 @@ impl HttpTrigger {
     /// Whether `path` falls under this route: equal to it, or continuing it after a `/`.
     pub fn matches_path(&self, path: &str) -> bool {
         self.route == "/"
-            || path.strip_prefix(self.route.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            || path
+                .strip_prefix(self.route.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     }
 }
 

@@ -21,7 +21,12 @@ pub(super) async fn watch(state: &Arc<State>, request: &Request<Incoming>) -> Fu
     let since = match server::query_param(query, "since").map(str::parse::<u64>) {
         None => 0,
         Some(Ok(since)) => since,
-        Some(Err(_)) => return server::error(StatusCode::BAD_REQUEST, "invalid `since`: expected a revision number"),
+        Some(Err(_)) => {
+            return server::error(
+                StatusCode::BAD_REQUEST,
+                "invalid `since`: expected a revision number",
+            );
+        }
     };
     let wait = server::query_param(query, "wait_ms")
         .and_then(|v| v.parse().ok())
@@ -38,9 +43,10 @@ pub(super) async fn watch(state: &Arc<State>, request: &Request<Incoming>) -> Fu
         match changes {
             None => {
                 return match blocking(state, |s| s.store.snapshot()).await {
-                    Ok((revision, snapshot)) => {
-                        server::json(StatusCode::OK, &Watch { revision, snapshot: Some(snapshot), changes: vec![] })
-                    }
+                    Ok((revision, snapshot)) => server::json(
+                        StatusCode::OK,
+                        &Watch { revision, snapshot: Some(snapshot), changes: vec![] },
+                    ),
                     Err(response) => response,
                 };
             }
@@ -50,7 +56,10 @@ pub(super) async fn watch(state: &Arc<State>, request: &Request<Incoming>) -> Fu
             Some(_) => {}
         }
         if !matches!(tokio::time::timeout_at(deadline, revisions.changed()).await, Ok(Ok(()))) {
-            return server::json(StatusCode::OK, &Watch { revision: since, snapshot: None, changes: vec![] });
+            return server::json(
+                StatusCode::OK,
+                &Watch { revision: since, snapshot: None, changes: vec![] },
+            );
         }
     }
 }
@@ -62,8 +71,12 @@ pub(super) async fn blob(state: &Arc<State>, digest: &str) -> FullResponse {
     };
     let shown = digest.clone();
     match blocking(state, move |s| s.store.blob(&digest)).await {
-        Ok(Some(bytes)) => server::with_type(StatusCode::OK, WASM_CONTENT_TYPE, bytes.to_vec().into()),
-        Ok(None) => server::error(StatusCode::NOT_FOUND, format!("no version has digest `{shown}`")),
+        Ok(Some(bytes)) => {
+            server::with_type(StatusCode::OK, WASM_CONTENT_TYPE, bytes.to_vec().into())
+        }
+        Ok(None) => {
+            server::error(StatusCode::NOT_FOUND, format!("no version has digest `{shown}`"))
+        }
         Err(response) => response,
     }
 }

@@ -23,7 +23,10 @@ pub(super) async fn route(
 ) -> (&'static str, FullResponse) {
     let method = request.method().clone();
     let Some((name, rest)) = rest.split_first() else {
-        return ("/v1/namespaces/{ns}/functions", only(&method, Method::GET, list(state, ns)).await);
+        return (
+            "/v1/namespaces/{ns}/functions",
+            only(&method, Method::GET, list(state, ns)).await,
+        );
     };
     let name = match parse_name(name) {
         Ok(name) => name,
@@ -47,10 +50,14 @@ pub(super) async fn route(
             };
             ("/v1/namespaces/{ns}/functions/{name}/versions", response)
         }
-        ["logs"] => {
-            ("/v1/namespaces/{ns}/functions/{name}/logs", only(&method, Method::GET, logs(state, &request, ns, name)).await)
-        }
-        ["invoke", ..] => ("/v1/namespaces/{ns}/functions/{name}/invoke", invoke::forward(state, request, ns, name).await),
+        ["logs"] => (
+            "/v1/namespaces/{ns}/functions/{name}/logs",
+            only(&method, Method::GET, logs(state, &request, ns, name)).await,
+        ),
+        ["invoke", ..] => (
+            "/v1/namespaces/{ns}/functions/{name}/invoke",
+            invoke::forward(state, request, ns, name).await,
+        ),
         _ => ("other", not_found(request.uri().path())),
     }
 }
@@ -83,10 +90,11 @@ async fn put(state: &Arc<State>, request: Request<Incoming>, ns: Name, name: Nam
             Err(response) => return response,
         }
     };
-    let limits = match spec.validate().and_then(|()| spec.limits.resolve(&state.config.default_limits)) {
-        Ok(limits) => limits,
-        Err(e) => return server::error(StatusCode::BAD_REQUEST, e.to_string()),
-    };
+    let limits =
+        match spec.validate().and_then(|()| spec.limits.resolve(&state.config.default_limits)) {
+            Ok(limits) => limits,
+            Err(e) => return server::error(StatusCode::BAD_REQUEST, e.to_string()),
+        };
     match blocking(state, move |s| s.store.put_function(&ns, &name, limits, spec.env)).await {
         Ok((function, created)) => {
             let status = if created { StatusCode::CREATED } else { StatusCode::OK };
@@ -116,8 +124,14 @@ async fn versions(state: &Arc<State>, ns: Name, name: Name) -> FullResponse {
 
 /// Validates the upload with the invokers' engine settings, then stores it.
 /// Nothing is written unless the wasm is a component Flint can run.
-async fn upload(state: &Arc<State>, request: Request<Incoming>, ns: Name, name: Name) -> FullResponse {
-    let content_type = request.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+async fn upload(
+    state: &Arc<State>,
+    request: Request<Incoming>,
+    ns: Name,
+    name: Name,
+) -> FullResponse {
+    let content_type =
+        request.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     if let Some(content_type) = content_type
         && content_type != WASM_CONTENT_TYPE
         && content_type != "application/octet-stream"
@@ -140,28 +154,23 @@ async fn upload(state: &Arc<State>, request: Request<Incoming>, ns: Name, name: 
         }
     };
 
-    let Ok(_permit) = state.validations.acquire().await else {
-        return server::error(StatusCode::SERVICE_UNAVAILABLE, "the controller is shutting down");
+    // Versions are content-addressed: bytes already stored were validated
+    // when they first arrived, and compiling them again would only cost time.
+    let digest = Digest::from_sha256(&Sha256::digest(&wasm).into());
+    let known = {
+        let digest = digest.clone();
+        blocking(state, move |s| s.store.blob(&digest).map(|blob| blob.is_some())).await
     };
-    let started = Instant::now();
-    let validation = {
-        let (state, wasm) = (Arc::clone(state), wasm.clone());
-        tokio::task::spawn_blocking(move || flint_engine::validate(&state.linker, &wasm).map(drop)).await
-    };
-    state.metrics.validation_seconds.observe(started.elapsed().as_secs_f64());
-    match validation {
-        Ok(Ok(())) => {}
-        Ok(Err(invalid)) => {
-            state.metrics.uploads.with_label_values(&["invalid"]).inc();
-            return server::error(StatusCode::BAD_REQUEST, invalid.to_string());
+    match known {
+        Ok(true) => {}
+        Ok(false) => {
+            if let Err(response) = validate(state, wasm.clone()).await {
+                return response;
+            }
         }
-        Err(join) => {
-            tracing::error!(error = %join, "validation panicked");
-            return server::error(StatusCode::INTERNAL_SERVER_ERROR, "validation failed unexpectedly");
-        }
+        Err(response) => return response,
     }
 
-    let digest = Digest::from_sha256(&Sha256::digest(&wasm).into());
     match blocking(state, move |s| s.store.add_version(&ns, &name, &digest, &wasm)).await {
         Ok(function) => {
             state.metrics.uploads.with_label_values(&["accepted"]).inc();
@@ -171,8 +180,41 @@ async fn upload(state: &Arc<State>, request: Request<Incoming>, ns: Name, name: 
     }
 }
 
+/// Compiles and link-checks an upload, one at a time; `Err` is the answer.
+async fn validate(state: &Arc<State>, wasm: bytes::Bytes) -> Result<(), FullResponse> {
+    let Ok(_permit) = state.validations.acquire().await else {
+        return Err(server::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the controller is shutting down",
+        ));
+    };
+    let started = Instant::now();
+    let validation = {
+        let state = Arc::clone(state);
+        tokio::task::spawn_blocking(move || flint_engine::validate(&state.linker, &wasm).map(drop))
+            .await
+    };
+    state.metrics.validation_seconds.observe(started.elapsed().as_secs_f64());
+    match validation {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(invalid)) => {
+            state.metrics.uploads.with_label_values(&["invalid"]).inc();
+            Err(server::error(StatusCode::BAD_REQUEST, invalid.to_string()))
+        }
+        Err(join) => {
+            tracing::error!(error = %join, "validation panicked");
+            Err(server::error(StatusCode::INTERNAL_SERVER_ERROR, "validation failed unexpectedly"))
+        }
+    }
+}
+
 /// A page of log lines; with `wait_ms`, waits for new lines when there are none.
-async fn logs(state: &Arc<State>, request: &Request<Incoming>, ns: Name, name: Name) -> FullResponse {
+async fn logs(
+    state: &Arc<State>,
+    request: &Request<Incoming>,
+    ns: Name,
+    name: Name,
+) -> FullResponse {
     let query = request.uri().query();
     let since = server::query_param(query, "since").and_then(|v| v.parse().ok()).unwrap_or(0);
     let wait = server::query_param(query, "wait_ms")

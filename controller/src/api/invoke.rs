@@ -38,14 +38,22 @@ const HOP_BY_HOP: &[header::HeaderName] = &[
     header::AUTHORIZATION,
 ];
 
-pub(super) async fn forward(state: &Arc<State>, request: Request<Incoming>, ns: Name, name: Name) -> FullResponse {
+pub(super) async fn forward(
+    state: &Arc<State>,
+    request: Request<Incoming>,
+    ns: Name,
+    name: Name,
+) -> FullResponse {
     let (ns2, name2) = (ns.clone(), name.clone());
     let function = match blocking(state, move |s| s.store.function(&ns2, &name2)).await {
         Ok(function) => function,
         Err(response) => return response,
     };
     if function.version.is_none() {
-        return server::error(StatusCode::CONFLICT, format!("function `{name}` has no code yet: deploy a version first"));
+        return server::error(
+            StatusCode::CONFLICT,
+            format!("function `{name}` has no code yet: deploy a version first"),
+        );
     }
     let Some(invoker) = state.invokers.pick() else {
         return server::error(StatusCode::SERVICE_UNAVAILABLE, "no healthy invoker is registered");
@@ -69,7 +77,12 @@ pub(super) async fn forward(state: &Arc<State>, request: Request<Incoming>, ns: 
     }
     let forwarded = match forwarded.body(Full::new(body)) {
         Ok(request) => request,
-        Err(e) => return server::error(StatusCode::BAD_REQUEST, format!("cannot forward the request: {e}")),
+        Err(e) => {
+            return server::error(
+                StatusCode::BAD_REQUEST,
+                format!("cannot forward the request: {e}"),
+            );
+        }
     };
     // The invoker enforces the function's timeout; this only guards against
     // an invoker that stopped answering.
@@ -77,14 +90,27 @@ pub(super) async fn forward(state: &Arc<State>, request: Request<Incoming>, ns: 
     let response = match tokio::time::timeout(timeout, state.http.request(forwarded)).await {
         Ok(Ok(response)) => response,
         Ok(Err(e)) => {
-            return server::error(StatusCode::BAD_GATEWAY, format!("invoker {} did not answer: {e}", invoker.id));
+            return server::error(
+                StatusCode::BAD_GATEWAY,
+                format!("invoker {} did not answer: {e}", invoker.id),
+            );
         }
-        Err(_) => return server::error(StatusCode::GATEWAY_TIMEOUT, format!("invoker {} did not answer in time", invoker.id)),
+        Err(_) => {
+            return server::error(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!("invoker {} did not answer in time", invoker.id),
+            );
+        }
     };
     let (parts, body) = response.into_parts();
     let body = match Limited::new(body, limit).collect().await {
         Ok(body) => body.to_bytes(),
-        Err(e) => return server::error(StatusCode::BAD_GATEWAY, format!("cannot read the function's answer: {e}")),
+        Err(e) => {
+            return server::error(
+                StatusCode::BAD_GATEWAY,
+                format!("cannot read the function's answer: {e}"),
+            );
+        }
     };
     let mut response = http::Response::new(Full::new(body));
     *response.status_mut() = parts.status;

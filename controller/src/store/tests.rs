@@ -19,9 +19,11 @@ fn http(function: &str, route: &str) -> TriggerRequest {
 fn functions_versions_and_blobs() {
     let store = Store::temporary().unwrap();
     let ns = Name::default_namespace();
-    let (f, created) = store.put_function(&ns, &name("a"), Limits::default(), Default::default()).unwrap();
+    let (f, created) =
+        store.put_function(&ns, &name("a"), Limits::default(), Default::default()).unwrap();
     assert!(created && f.version.is_none());
-    let (_, created) = store.put_function(&ns, &name("a"), Limits::default(), Default::default()).unwrap();
+    let (_, created) =
+        store.put_function(&ns, &name("a"), Limits::default(), Default::default()).unwrap();
     assert!(!created);
     store.put_function(&ns, &name("b"), Limits::default(), Default::default()).unwrap();
 
@@ -81,7 +83,10 @@ fn feed_gives_changes_then_snapshots() {
     store.delete_function(&ns, &name("f")).unwrap();
     let (revision, changes) = store.changes_since(2).unwrap().unwrap();
     assert_eq!(revision, 4);
-    assert!(matches!(&changes[..], [Change::TriggerDeleted { .. }, Change::FunctionDeleted { .. }]));
+    assert!(matches!(
+        &changes[..],
+        [Change::TriggerDeleted { .. }, Change::FunctionDeleted { .. }]
+    ));
 
     let (revision, snapshot) = store.snapshot().unwrap();
     assert_eq!((revision, snapshot.functions.len(), snapshot.triggers.len()), (4, 0, 0));

@@ -68,7 +68,10 @@ impl Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { max_instances: Self::DEFAULT_MAX_INSTANCES, max_memory_mb: Self::DEFAULT_MAX_MEMORY_MB }
+        Self {
+            max_instances: Self::DEFAULT_MAX_INSTANCES,
+            max_memory_mb: Self::DEFAULT_MAX_MEMORY_MB,
+        }
     }
 }
 

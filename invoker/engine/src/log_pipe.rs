@@ -30,7 +30,9 @@ struct Buffer {
 impl LogPipe {
     /// A pipe keeping at most `capacity` bytes.
     pub fn new(capacity: usize) -> Self {
-        Self { inner: Arc::new(Mutex::new(Buffer { bytes: BytesMut::new(), capacity, dropped: 0 })) }
+        Self {
+            inner: Arc::new(Mutex::new(Buffer { bytes: BytesMut::new(), capacity, dropped: 0 })),
+        }
     }
 
     /// Takes what was written so far and how many bytes were dropped.
@@ -88,7 +90,11 @@ impl Pollable for LogPipe {
 }
 
 impl AsyncWrite for LogPipe {
-    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.append(buf);
         Poll::Ready(Ok(buf.len()))
     }

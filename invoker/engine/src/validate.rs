@@ -36,6 +36,11 @@ pub enum Invalid {
         /// What it exports instead, comma separated.
         exports: String,
     },
+    /// The export exists but is not the `wasi:http/incoming-handler` interface.
+    #[error(
+        "the component's `wasi:http/incoming-handler` export does not match the interface: {0}"
+    )]
+    BadHandler(String),
     /// The component imports something the invoker does not link.
     #[error("the component imports `{name}`, which Flint does not provide: {reason}")]
     UnknownImport {
@@ -70,17 +75,21 @@ pub fn validate(linker: &Linker<Host>, wasm: &[u8]) -> Result<Component, Invalid
         return Err(Invalid::NoHandler { exports });
     }
 
-    if let Err(error) = linker.instantiate_pre(&component) {
-        let reason = format!("{error:#}");
-        // wasmtime names the import in its message; find which one it is so
-        // the error leads with it.
-        let name = ty
-            .imports(engine)
-            .map(|(name, _)| name)
-            .find(|name| reason.contains(name))
-            .unwrap_or("an unknown import")
-            .to_owned();
-        return Err(Invalid::UnknownImport { name, reason });
-    }
+    let pre = match linker.instantiate_pre(&component) {
+        Ok(pre) => pre,
+        Err(error) => {
+            let reason = format!("{error:#}");
+            // wasmtime names the import in its message; find which one it is so
+            // the error leads with it.
+            let name = ty
+                .imports(engine)
+                .map(|(name, _)| name)
+                .find(|name| reason.contains(name))
+                .unwrap_or("an unknown import")
+                .to_owned();
+            return Err(Invalid::UnknownImport { name, reason });
+        }
+    };
+    crate::ProxyPre::new(pre).map_err(|e| Invalid::BadHandler(format!("{e:#}")))?;
     Ok(component)
 }

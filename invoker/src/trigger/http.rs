@@ -19,19 +19,29 @@ use crate::invoke::{Failure, TriggerKind, invoke};
 use crate::routes::Match;
 
 /// Answers one ingress request.
-pub async fn ingress(runtime: Arc<Runtime>, request: Request<Incoming>) -> Response<HyperOutgoingBody> {
+pub async fn ingress(
+    runtime: Arc<Runtime>,
+    request: Request<Incoming>,
+) -> Response<HyperOutgoingBody> {
     let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok());
     let routes = runtime.registry.routes();
     let found = routes.find(host, request.uri().path(), request.method());
     match found {
         Match::Function { namespace, function } => {
-            let target = runtime.registry.function(namespace, function).ok_or_else(|| (namespace.clone(), function.clone()));
+            let target = runtime
+                .registry
+                .function(namespace, function)
+                .ok_or_else(|| (namespace.clone(), function.clone()));
             call(&runtime, target, request).await
         }
         Match::MethodNotAllowed(methods) => {
             let mut response = text(
                 StatusCode::METHOD_NOT_ALLOWED,
-                format!("method {} is not allowed here; use {}", request.method(), methods.join(", ")),
+                format!(
+                    "method {} is not allowed here; use {}",
+                    request.method(),
+                    methods.join(", ")
+                ),
             );
             if let Ok(value) = HeaderValue::from_str(&methods.join(", ")) {
                 response.headers_mut().insert(header::ALLOW, value);
@@ -40,7 +50,10 @@ pub async fn ingress(runtime: Arc<Runtime>, request: Request<Incoming>) -> Respo
         }
         Match::NotFound => {
             runtime.metrics.unrouted.inc();
-            text(StatusCode::NOT_FOUND, format!("no function is routed at {}", request.uri().path()))
+            text(
+                StatusCode::NOT_FOUND,
+                format!("no function is routed at {}", request.uri().path()),
+            )
         }
     }
 }
@@ -80,15 +93,24 @@ async fn call(
     let function = match target {
         Ok(function) => function,
         Err((ns, name)) if runtime.registry.is_pending(&ns, &name) => {
-            return text(StatusCode::SERVICE_UNAVAILABLE, format!("function `{name}` has no code yet: deploy a version"));
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("function `{name}` has no code yet: deploy a version"),
+            );
         }
         Err((ns, name)) => {
-            return text(StatusCode::NOT_FOUND, format!("function `{name}` does not exist in namespace `{ns}`"));
+            return text(
+                StatusCode::NOT_FOUND,
+                format!("function `{name}` does not exist in namespace `{ns}`"),
+            );
         }
     };
     let limit = runtime.config.max_body_bytes;
     if request.body().size_hint().lower() > limit as u64 {
-        return text(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than the limit of {limit} bytes"));
+        return text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than the limit of {limit} bytes"),
+        );
     }
     // wasi:http needs an authority; HTTP/1.0 clients may not send one.
     if !request.headers().contains_key(header::HOST) {
@@ -112,15 +134,21 @@ pub fn failure_response(function: &Function, failure: &Failure) -> Response<Hype
 
 /// A plain-text answer from the invoker itself.
 pub fn text(status: StatusCode, message: String) -> Response<HyperOutgoingBody> {
-    let body = Full::new(Bytes::from(message + "\n")).map_err(|never| match never {}).boxed_unsync();
+    let body =
+        Full::new(Bytes::from(message + "\n")).map_err(|never| match never {}).boxed_unsync();
     let mut response = Response::new(body);
     *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     response
 }
 
 /// Answers the admin listener: health, readiness, metrics, invoke.
-pub async fn admin(runtime: Arc<Runtime>, request: Request<Incoming>) -> Response<HyperOutgoingBody> {
+pub async fn admin(
+    runtime: Arc<Runtime>,
+    request: Request<Incoming>,
+) -> Response<HyperOutgoingBody> {
     let path = request.uri().path().to_owned();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (request.method(), segments.as_slice()) {
@@ -132,9 +160,8 @@ pub async fn admin(runtime: Arc<Runtime>, request: Request<Incoming>) -> Respons
                 text(StatusCode::SERVICE_UNAVAILABLE, "not synced with the controller yet".into())
             }
         }
-        (&Method::GET, ["metrics"]) => {
-            flint_api::server::metrics(&runtime.prometheus).map(|b| b.map_err(|never| match never {}).boxed_unsync())
-        }
+        (&Method::GET, ["metrics"]) => flint_api::server::metrics(&runtime.prometheus)
+            .map(|b| b.map_err(|never| match never {}).boxed_unsync()),
         (_, ["v1", "invoke", ns, name, ..]) => {
             let (ns, name) = (ns.to_string(), name.to_string());
             invoke_by_name(&runtime, request, &ns, &name).await
@@ -161,7 +188,9 @@ impl Body for LimitedBody {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     if data.len() > self.remaining {
-                        return Poll::Ready(Some(Err(wasmtime_wasi_http::Error::HttpRequestBodySize(None))));
+                        return Poll::Ready(Some(Err(
+                            wasmtime_wasi_http::Error::HttpRequestBodySize(None),
+                        )));
                     }
                     self.remaining -= data.len();
                 }

@@ -30,7 +30,9 @@ const ROUNDS: usize = 3;
 async fn main() {
     let seconds: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(10);
     if std::env::var_os("RUST_BACKTRACE").is_some() {
-        eprintln!("note: RUST_BACKTRACE is set; wasmtime then captures a backtrace per instance teardown");
+        eprintln!(
+            "note: RUST_BACKTRACE is set; wasmtime then captures a backtrace per instance teardown"
+        );
     }
     let wasm = guest("hello-http");
     let flint = Flint::start();
@@ -43,7 +45,9 @@ async fn main() {
     let bare = bare_hyper().await;
     let bare_url = format!("http://{bare}/hello");
 
-    println!("# warm HTTP, {CONNECTIONS} connections, {seconds} s per run, {ROUNDS} rounds alternating");
+    println!(
+        "# warm HTTP, {CONNECTIONS} connections, {seconds} s per run, {ROUNDS} rounds alternating"
+    );
     wrk(&bare_url, 2);
     wrk(&flint_url, 2);
     let mut bare_runs = Vec::new();
@@ -64,11 +68,13 @@ async fn main() {
     deploy(&client, &ns, "cold", "/cold", &wasm, idle).await;
     let cold_url = format!("{}/cold", flint.http);
     http::wait_for(&cold_url, 200).await;
-    let loaded = r#"flint_invoker_function_loaded{function="cold",namespace="default"}"#;
+    let labels = [("namespace", "default"), ("function", "cold")];
     let mut cold = Vec::new();
     for _ in 0..20 {
         let deadline = Instant::now() + Duration::from_secs(5);
-        while flint.metric(loaded).await != Some(0.0) && Instant::now() < deadline {
+        while flint.metric("flint_invoker_function_loaded", &labels).await != Some(0.0)
+            && Instant::now() < deadline
+        {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let started = Instant::now();
@@ -82,7 +88,12 @@ async fn main() {
     }
     let warm = warm_started.elapsed() / 20;
     cold.sort();
-    println!("first call after scale to zero: p50 {}  max {}  (a warm call: {})", ms(cold[10]), ms(cold[19]), ms(warm));
+    println!(
+        "first call after scale to zero: p50 {}  max {}  (a warm call: {})",
+        ms(cold[10]),
+        ms(cold[19]),
+        ms(warm)
+    );
 
     println!("\n# instantiation (fresh instance from the InstancePre, this process)");
     let samples = instantiation(&wasm).await;
@@ -111,7 +122,14 @@ async fn main() {
     );
 }
 
-async fn deploy(client: &flint_api::Client, ns: &Name, name: &str, route: &str, wasm: &std::path::Path, limits: LimitsSpec) {
+async fn deploy(
+    client: &flint_api::Client,
+    ns: &Name,
+    name: &str,
+    route: &str,
+    wasm: &std::path::Path,
+    limits: LimitsSpec,
+) {
     let name: Name = name.parse().expect("valid name");
     let spec = FunctionSpec { limits, ..FunctionSpec::default() };
     client.put_function(ns, &name, &spec).await.expect("put function");
@@ -124,7 +142,12 @@ async fn deploy(client: &flint_api::Client, ns: &Name, name: &str, route: &str, 
     client.put_trigger(ns, &name, &trigger).await.expect("trigger");
 }
 
-async fn deploy_function_only(client: &flint_api::Client, ns: &Name, name: &str, wasm: &std::path::Path) {
+async fn deploy_function_only(
+    client: &flint_api::Client,
+    ns: &Name,
+    name: &str,
+    wasm: &std::path::Path,
+) {
     let name: Name = name.parse().expect("valid name");
     client.put_function(ns, &name, &FunctionSpec::default()).await.expect("put function");
     let bytes = Bytes::from(std::fs::read(wasm).expect("wasm"));
@@ -159,7 +182,9 @@ fn wrk(url: &str, seconds: u64) -> Run {
         .expect("wrk runs (apt-get install wrk)");
     let text = String::from_utf8_lossy(&output.stdout);
     let field = |prefix: &str| {
-        text.lines().find_map(|l| l.trim().strip_prefix(prefix).map(|v| v.trim().to_owned())).unwrap_or_default()
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(|v| v.trim().to_owned()))
+            .unwrap_or_default()
     };
     assert!(!text.contains("Non-2xx"), "wrk saw errors:\n{text}");
     Run {
@@ -201,7 +226,8 @@ async fn instantiation(wasm: &std::path::Path) -> Vec<Duration> {
     let settings = flint_engine::Settings::default();
     let engine = flint_engine::engine(&settings).expect("engine");
     let linker = flint_engine::linker(&engine).expect("linker");
-    let artifact = flint_engine::precompile(&engine, &std::fs::read(wasm).expect("wasm")).expect("compile");
+    let artifact =
+        flint_engine::precompile(&engine, &std::fs::read(wasm).expect("wasm")).expect("compile");
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("hello.cwasm");
     std::fs::write(&path, artifact).expect("write artifact");
@@ -218,9 +244,8 @@ async fn instantiation(wasm: &std::path::Path) -> Vec<Duration> {
         store.limiter(|host| host.limiter_mut());
         store.set_epoch_deadline(u64::MAX / 2);
         let started = Instant::now();
-        let instance = pre.instantiate_async(&mut store).await.expect("instantiate");
+        pre.instantiate_async(&mut store).await.expect("instantiate");
         samples.push(started.elapsed());
-        drop(instance);
     }
     samples.sort();
     samples
@@ -230,7 +255,10 @@ fn proc_status(pid: u32, key: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix(key).map(|v| v.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0)))
+        .find_map(|l| {
+            l.strip_prefix(key)
+                .map(|v| v.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0))
+        })
         .unwrap_or(0)
 }
 

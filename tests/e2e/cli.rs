@@ -1,0 +1,134 @@
+//! The CLI verbs against a real Flint, and the README's quickstart.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use flint_tests::{Flint, flint_bin, guest, http, repo_root};
+use serde_json::Value;
+
+use crate::output_text;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_logs_invoke_and_rm() {
+    let flint = Flint::start();
+    flint.deploy("tb", &guest("testbed"), "/tb", &["--timeout", "5s"]);
+    http::wait_for(&format!("{}/tb/echo", flint.http), 200).await;
+
+    let (out, err) = output_text(&flint.cli(&["describe", "tb"]));
+    assert!(out.contains("tb") && out.contains("/tb") && out.contains("5s"), "{out}{err}");
+    let json: Value =
+        serde_json::from_slice(&flint.cli(&["describe", "tb", "-o", "json"]).stdout).expect("JSON");
+    assert_eq!(json["name"], "tb", "{json}");
+
+    // A non-2xx answer is printed and makes the CLI fail.
+    let output = flint.cli(&["invoke", "tb", "--path", "/status?code=503"]);
+    let (out, err) = output_text(&output);
+    assert!(!output.status.success());
+    assert_eq!(out, "status 503");
+    assert!(err.contains("503"), "{err}");
+
+    // What a guest prints reaches `flint logs`.
+    assert_eq!(http::get(&format!("{}/tb/log?lines=2", flint.http)).await.status, 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (out, _) = output_text(&flint.cli(&["logs", "tb"]));
+        if out.contains("log line 0\nlog line 1\nstderr line") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "logs: {out}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let (out, err) = output_text(&flint.cli(&["rm", "tb"]));
+    assert!(out.contains("deleted tb"), "{out}{err}");
+    http::wait_for(&format!("{}/tb/echo", flint.http), 404).await;
+    let output = flint.cli(&["describe", "tb"]);
+    assert!(!output.status.success());
+    assert!(output_text(&output).1.contains("function `tb` does not exist"));
+}
+
+#[test]
+fn an_unreachable_controller_is_one_clear_line() {
+    let output = Command::new(flint_bin())
+        .args(["ls", "--url", "http://127.0.0.1:1"])
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let (_, err) = output_text(&output);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: ")
+            && err.contains("cannot reach the Flint API at http://127.0.0.1:1"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_build_deploy_a_scaffolded_function() {
+    let flint = Flint::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = flint.cli_in(Some(dir.path()), &["new", "demo"]);
+    assert!(output.status.success(), "{:?}", output_text(&output));
+    let project = dir.path().join("demo");
+    let output = flint.cli_in(Some(&project), &["deploy"]);
+    let (out, err) = output_text(&output);
+    assert!(output.status.success(), "{out}{err}");
+    assert!(err.contains("building demo"), "progress is shown: {err}");
+    let response = http::wait_for(&format!("{}/demo?name=you", flint.http), 200).await;
+    assert_eq!(response.text(), "Hello from demo, you!\n");
+}
+
+/// The README's first quickstart command, with ports chosen by the system.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flint_up_deploys_the_bundled_examples() {
+    guest("hello-http");
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut child = Command::new(flint_bin())
+        .args(["up", "--api-listen", "127.0.0.1:0", "--listen", "127.0.0.1:0", "--deploy"])
+        .arg(repo_root().join("examples"))
+        .arg("--data")
+        .arg(data.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("flint up starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.expect("utf-8");
+            let done = line.trim_start().starts_with("curl ");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        lines
+    });
+    let lines = tokio::time::timeout(Duration::from_secs(120), lines).await;
+    let lines = match lines {
+        Ok(lines) => lines.expect("task"),
+        Err(_) => {
+            let _ = child.kill();
+            panic!("flint up --deploy examples did not print a curl hint within 120 s");
+        }
+    };
+    let text = lines.join("\n");
+    let curl = lines
+        .last()
+        .expect("a curl line")
+        .trim()
+        .strip_prefix("curl ")
+        .expect("curl hint")
+        .to_owned();
+    let response = http::try_send(http::Method::GET, &curl, &[], Default::default()).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        text.contains("http listening on http://127.0.0.1:") && text.contains("deployed hello"),
+        "{text}"
+    );
+    let response = response.expect("the hint's URL answers");
+    assert_eq!((response.status, response.text().as_str()), (200, "Hello, world!\n"), "{text}");
+}

@@ -110,12 +110,24 @@ fn send(response: Response, response_out: ResponseOutparam) {
 }
 
 fn outgoing_response(response: &Response) -> Result<OutgoingResponse, String> {
-    let headers = Fields::new();
-    for (name, value) in response.headers() {
-        headers.append(name, value.as_bytes()).map_err(|error| {
-            format!("the host refused response header `{name}`: {}", why(&error))
-        })?;
-    }
+    // One host call for all headers; on refusal, find the culprit one by one.
+    let list: Vec<(String, Vec<u8>)> = response
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.clone(), value.as_bytes().to_vec()))
+        .collect();
+    let headers = match Fields::from_list(&list) {
+        Ok(headers) => headers,
+        Err(_) => {
+            let headers = Fields::new();
+            for (name, value) in response.headers() {
+                headers.append(name, value.as_bytes()).map_err(|error| {
+                    format!("the host refused response header `{name}`: {}", why(&error))
+                })?;
+            }
+            headers
+        }
+    };
     let outgoing = OutgoingResponse::new(headers);
     outgoing
         .set_status_code(response.status())

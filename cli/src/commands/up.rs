@@ -48,7 +48,7 @@ pub struct UpArgs {
 
 /// Runs Flint until ctrl-c or SIGTERM.
 pub async fn run(args: UpArgs, global: &Global) -> anyhow::Result<()> {
-    init_logging();
+    flint_api::server::init_logging();
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("cannot create the data folder {}", args.data.display()))?;
 
@@ -121,17 +121,4 @@ async fn deploy_on_start(global: &Global, dir: &std::path::Path) -> anyhow::Resu
     let summary =
         deploy::deploy_manifest(&client, global.namespace.as_ref(), dir, true, &mut out).await?;
     deploy::print_call_hints(&client, &summary, &mut out).await
-}
-
-/// Logs to stderr; `RUST_LOG` overrides the default (Flint at info, the rest at warn).
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("warn,flint_controller=info,flint_invoker=info")
-    });
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr)
-        .try_init();
 }

@@ -67,6 +67,20 @@ where
     graceful.shutdown().await;
 }
 
+/// Logs to stderr, in color only on a terminal. `RUST_LOG` overrides the
+/// default: Flint's crates at info, the rest at warn.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,flint_controller=info,flint_invoker=info")
+    });
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 /// Resolves on SIGTERM (how Kubernetes asks a pod to stop) or ctrl-c.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

@@ -41,7 +41,7 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Memory and table bytes per pool slot that are reset in place (only the
 /// dirty pages, see [`engine`]) instead of being given back to the kernel.
-const KEEP_RESIDENT_BYTES: usize = 16 << 20;
+const KEEP_RESIDENT_BYTES: usize = 4 << 20;
 
 /// The export every Flint function has (any `0.2.x` version).
 pub const HANDLER_EXPORT: &str = "wasi:http/incoming-handler@0.2";

@@ -1,0 +1,91 @@
+//! `flint-invoker`: one invoker, following a controller at `--controller`
+//! (see `flint up` for one machine). Run as many as the load needs.
+//!
+//! Prints `http listening on http://ADDR` and `admin listening on
+//! http://ADDR` once it accepts requests; stops on SIGTERM or ctrl-c,
+//! finishing invocations in flight and shipping the last logs.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+
+// The same allocator as `flint up`: measured faster for the many small,
+// short-lived allocations of an invocation.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Command line and environment of an invoker.
+#[derive(Debug, Parser)]
+#[command(name = "flint-invoker", version, about = "Flint's invoker: runs functions")]
+struct Args {
+    /// The controller's API
+    #[arg(
+        long,
+        env = "FLINT_CONTROLLER_URL",
+        default_value = "http://127.0.0.1:7070",
+        value_name = "URL"
+    )]
+    controller: String,
+    /// Address of the HTTP ingress (function routes); port 0 picks a free port
+    #[arg(long, env = "FLINT_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    listen: SocketAddr,
+    /// Address of the admin endpoints (health, readiness, metrics, invoke)
+    #[arg(long, env = "FLINT_ADMIN_LISTEN", default_value = "127.0.0.1:9090", value_name = "ADDR")]
+    admin_listen: SocketAddr,
+    /// Folder of the compiled-artifact cache; created if missing
+    #[arg(long, env = "FLINT_CACHE", default_value = "./.flint-invoker", value_name = "DIR")]
+    cache: PathBuf,
+    /// Host put in the URLs this invoker registers (e.g. the pod IP); default: the listen address
+    #[arg(long, env = "FLINT_ADVERTISE_HOST", value_name = "HOST")]
+    advertise_host: Option<String>,
+    /// This invoker's id; default: host name and process id
+    #[arg(long, env = "FLINT_INVOKER_ID", value_name = "ID")]
+    id: Option<String>,
+    /// Instances that may run at once in this process, across all functions
+    #[arg(long, env = "FLINT_MAX_INSTANCES", default_value_t = flint_engine::Settings::DEFAULT_MAX_INSTANCES)]
+    max_instances: u32,
+    /// How long invocations in flight may finish after SIGTERM
+    #[arg(long, env = "FLINT_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
+    grace: Duration,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    flint_api::server::init_logging();
+    let settings = flint_engine::Settings {
+        max_instances: args.max_instances,
+        ..flint_engine::Settings::default()
+    };
+    let engine = flint_engine::engine(&settings)?;
+    let linker = flint_engine::linker(&engine)?;
+    let registry = prometheus::Registry::new_custom(Some("flint".into()), None)?;
+    let mut config = flint_invoker::Config::new(args.controller, args.cache);
+    config.advertise_host = args.advertise_host;
+    config.id = args.id;
+    let invoker = flint_invoker::Invoker::new(config, linker, &settings, registry)?;
+
+    let http = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (--listen)", args.listen))?;
+    let admin = tokio::net::TcpListener::bind(args.admin_listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (--admin-listen)", args.admin_listen))?;
+    println!("http listening on http://{}", http.local_addr()?);
+    println!("admin listening on http://{}", admin.local_addr()?);
+
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(invoker.run(http, admin, shutdown.child_token()));
+    flint_api::server::shutdown_signal().await;
+    shutdown.cancel();
+    match tokio::time::timeout(args.grace, running).await {
+        Ok(Ok(result)) => result?,
+        Ok(Err(join)) => anyhow::bail!("the invoker failed: {join}"),
+        Err(_) => tracing::warn!(grace = ?args.grace, "grace period over, exiting"),
+    }
+    Ok(())
+}

@@ -6,6 +6,7 @@ mod cli;
 mod http_functions;
 mod limits;
 mod restart;
+mod schedules;
 mod uploads;
 
 use std::time::{Duration, Instant};

@@ -26,6 +26,16 @@
 //! missed = "once"                  # optional: skip (default), once, all
 //! max_catch_up = 10                # optional, with missed = "all"
 //! retry = { attempts = 3, initial_backoff_ms = 1000, multiplier = 2.0, max_backoff_ms = 60000 }
+//!
+//! [[function.kafka]]               # zero or more topic consumers (flint_api::KafkaTrigger)
+//! bootstrap_servers = "127.0.0.1:9092"
+//! topics = ["orders"]
+//! start = "earliest"               # optional: latest (default) or earliest, for a new group
+//! reply_topic = "orders-enriched"  # optional: 2xx bodies are produced here
+//! dead_letter_topic = "orders-dlq" # optional: records that failed every attempt
+//! in_flight_per_partition = 1      # optional: 1 keeps strict order
+//! retry = { attempts = 5 }         # optional, as for schedules
+//! properties = { "session.timeout.ms" = "10000" }   # optional librdkafka settings
 //! ```
 //!
 //! Every table refuses unknown fields. [`Manifest::parse`] checks what the
@@ -51,7 +61,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use flint_api::{
-    FunctionSpec, HttpTrigger, InvalidId, Limits, LimitsSpec, Name, ScheduleTrigger, TriggerSpec,
+    FunctionSpec, HttpTrigger, InvalidId, KafkaTrigger, Limits, LimitsSpec, Name, ScheduleTrigger,
+    TriggerSpec,
 };
 use serde::Deserialize;
 use toml::Spanned;
@@ -92,6 +103,8 @@ pub struct Function {
     pub http: Vec<(Name, HttpTrigger)>,
     /// The schedules, each with its trigger name.
     pub schedules: Vec<(Name, ScheduleTrigger)>,
+    /// The Kafka consumers, each with its trigger name.
+    pub kafka: Vec<(Name, KafkaTrigger)>,
 }
 
 impl Function {
@@ -103,7 +116,11 @@ impl Function {
             .schedules
             .iter()
             .map(|(name, schedule)| (name.clone(), TriggerSpec::Schedule(schedule.clone())));
-        http.chain(schedules).collect()
+        let kafka = self
+            .kafka
+            .iter()
+            .map(|(name, kafka)| (name.clone(), TriggerSpec::Kafka(kafka.clone())));
+        http.chain(schedules).chain(kafka).collect()
     }
 }
 
@@ -147,6 +164,8 @@ struct RawFunction {
     http: Vec<Spanned<HttpTrigger>>,
     #[serde(default)]
     schedule: Vec<Spanned<ScheduleTrigger>>,
+    #[serde(default)]
+    kafka: Vec<Spanned<KafkaTrigger>>,
 }
 
 impl Manifest {
@@ -254,6 +273,7 @@ impl Manifest {
             };
             let http_names = names("http", function.http.len())?;
             let schedule_names = names("schedule", function.schedule.len())?;
+            let kafka_names = names("kafka", function.kafka.len())?;
             // Two triggers may not share a name, whatever their kind.
             let mut claim = |trigger_name: &Name, span: Range<usize>| match trigger_owner
                 .insert(trigger_name.clone(), name.clone())
@@ -297,15 +317,16 @@ impl Manifest {
                 let span = schedule.span();
                 let schedule = schedule.into_inner();
                 schedule.validate().map_err(|e| fail(span.clone(), e.to_string()))?;
-                if let Some(other) = trigger_owner.insert(trigger_name.clone(), name.clone()) {
-                    return Err(fail(
-                        span,
-                        format!(
-                            "its trigger name `{trigger_name}` is also the name of a trigger of `{other}`"
-                        ),
-                    ));
-                }
+                claim(&trigger_name, span)?;
                 schedules.push((trigger_name, schedule));
+            }
+            let mut kafka = Vec::with_capacity(function.kafka.len());
+            for (trigger_name, consumer) in kafka_names.into_iter().zip(function.kafka) {
+                let span = consumer.span();
+                let consumer = consumer.into_inner();
+                consumer.validate().map_err(|e| fail(span.clone(), e.to_string()))?;
+                claim(&trigger_name, span)?;
+                kafka.push((trigger_name, consumer));
             }
 
             functions.push(Function {
@@ -316,6 +337,7 @@ impl Manifest {
                 spec,
                 http,
                 schedules,
+                kafka,
                 name,
             });
         }

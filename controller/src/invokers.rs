@@ -50,6 +50,30 @@ impl Invokers {
         list
     }
 
+    /// What the healthy invokers last reported about one trigger.
+    pub fn trigger_status(
+        &self,
+        ns: &flint_api::Name,
+        trigger: &flint_api::Name,
+    ) -> Vec<flint_api::TriggerStatus> {
+        self.list()
+            .into_iter()
+            .filter(|status| status.healthy)
+            .flat_map(|status| {
+                let invoker = status.info.id;
+                status
+                    .info
+                    .triggers
+                    .into_iter()
+                    .filter(|h| &h.namespace == ns && &h.trigger == trigger)
+                    .map(move |health| flint_api::TriggerStatus {
+                        invoker: invoker.clone(),
+                        health,
+                    })
+            })
+            .collect()
+    }
+
     /// A healthy invoker, round robin.
     pub fn pick(&self) -> Option<InvokerInfo> {
         let healthy: Vec<InvokerInfo> = self
@@ -78,6 +102,7 @@ mod tests {
             version: "0".into(),
             revision: 0,
             started_at: Timestamp::UNIX_EPOCH,
+            triggers: Vec::new(),
         }
     }
 

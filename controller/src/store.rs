@@ -371,12 +371,18 @@ impl Store {
     /// too far behind, or ahead of this store).
     pub fn changes_since(&self, since: u64) -> Result<Option<(u64, Vec<Change>)>> {
         let current = self.revision();
-        if since == 0 || since > current {
+        if since > current {
             return Ok(None);
         }
+        // Nothing new, including for a new watcher of an empty store: it
+        // waits like everyone else instead of spinning on snapshots.
         if since == current {
             return Ok(Some((current, Vec::new())));
         }
+        if since == 0 {
+            return Ok(None);
+        }
+
         let first = match self.changes.first()? {
             Some((key, _)) => decode_u64(&key),
             None => return Ok(None),

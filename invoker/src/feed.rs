@@ -27,10 +27,14 @@ pub async fn follow(runtime: Arc<Runtime>, shutdown: CancellationToken) {
     let mut backoff = BACKOFF.0;
     loop {
         let since = runtime.revision.load(Ordering::Acquire);
+        // The first watch answers at once, so the invoker is ready (synced)
+        // even when the store is empty and nothing changes.
+        let wait = if runtime.synced.load(Ordering::Acquire) { WATCH_WAIT } else { Duration::ZERO };
         let watch = tokio::select! {
             () = shutdown.cancelled() => return,
-            watch = runtime.client.watch(since, WATCH_WAIT) => watch,
+            watch = runtime.client.watch(since, wait) => watch,
         };
+
         match watch {
             Ok(watch) => {
                 backoff = BACKOFF.0;
@@ -72,8 +76,18 @@ pub async fn heartbeat(runtime: Arc<Runtime>, info: InvokerInfo, shutdown: Cance
             _ = tick.tick() => {}
             () = runtime.applied.notified() => {}
         }
-        let info =
-            InvokerInfo { revision: runtime.revision.load(Ordering::Acquire), ..info.clone() };
+        let triggers = runtime
+            .trigger_health
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        let info = InvokerInfo {
+            revision: runtime.revision.load(Ordering::Acquire),
+            triggers,
+            ..info.clone()
+        };
         if let Err(error) = runtime.client.register_invoker(&info).await {
             tracing::debug!(error = %ErrorChain(&error), "cannot register with the controller");
         }

@@ -128,9 +128,11 @@ pub struct Runtime {
     pub revision: AtomicU64,
     /// Whether the feed has been applied at least once (readiness).
     pub synced: AtomicBool,
-    /// Signalled when the feed brought changes, so the invoker reports its
-    /// new revision at once.
+    /// Signalled when the feed brought changes (or a trigger's health
+    /// changed), so the invoker reports at once.
     pub applied: tokio::sync::Notify,
+    /// How its Kafka triggers are doing, reported with each registration.
+    pub trigger_health: trigger::kafka::Health,
 }
 
 impl Runtime {
@@ -208,6 +210,7 @@ impl Invoker {
             revision: AtomicU64::new(0),
             synced: AtomicBool::new(false),
             applied: tokio::sync::Notify::new(),
+            trigger_health: Default::default(),
         };
         Ok(Self { runtime: Arc::new(runtime), log_receiver })
     }
@@ -240,7 +243,9 @@ impl Invoker {
             info.id.clone(),
             stop_background.clone(),
         ));
+        tasks.spawn(trigger::kafka::run(Arc::clone(&runtime), stop_background.clone()));
         tasks.spawn(feed::heartbeat(Arc::clone(&runtime), info, stop_background.clone()));
+
         tasks.spawn(feed::reap(Arc::clone(&runtime), stop_background.clone()));
         let shipper = tokio::spawn(logs::ship(
             self.log_receiver,
@@ -307,6 +312,7 @@ fn registration(
         version: env!("CARGO_PKG_VERSION").to_owned(),
         revision: 0,
         started_at: Timestamp::now(),
+        triggers: Vec::new(),
     })
 }
 

@@ -46,6 +46,73 @@ pub struct Metrics {
     pub schedule_missed: IntCounterVec,
     /// Retries of failed schedule runs.
     pub schedule_retries: IntCounterVec,
+    /// Kafka trigger metrics.
+    pub kafka: KafkaMetrics,
+}
+
+/// Kafka trigger metrics, by namespace and trigger.
+#[derive(Clone)]
+pub struct KafkaMetrics {
+    /// Records taken from the partition queues.
+    pub consumed: IntCounterVec,
+    /// Records the function answered 2xx.
+    pub succeeded: IntCounterVec,
+    /// Retries of failed records.
+    pub retried: IntCounterVec,
+    /// Records produced to the dead-letter topic.
+    pub dead_lettered: IntCounterVec,
+    /// Replies produced.
+    pub replies: IntCounterVec,
+    /// From taking a record to its commit becoming possible.
+    pub latency: HistogramVec,
+    /// Consumer lag per topic and partition, as librdkafka reports it.
+    pub lag: IntGaugeVec,
+}
+
+impl KafkaMetrics {
+    fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let labels = &["namespace", "trigger"];
+        let counter = |name: &str, help: &str| -> prometheus::Result<IntCounterVec> {
+            let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok(c)
+        };
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "invoker_kafka_processing_seconds",
+                "Time from taking a record to having handled it.",
+            )
+            .buckets(DURATION_BUCKETS.to_vec()),
+            labels,
+        )?;
+        let lag = IntGaugeVec::new(
+            Opts::new("invoker_kafka_consumer_lag", "Records behind the end of the partition."),
+            &["namespace", "trigger", "topic", "partition"],
+        )?;
+        registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(lag.clone()))?;
+        Ok(Self {
+            consumed: counter(
+                "invoker_kafka_records_consumed_total",
+                "Kafka records taken for processing.",
+            )?,
+            succeeded: counter(
+                "invoker_kafka_records_succeeded_total",
+                "Kafka records the function answered 2xx.",
+            )?,
+            retried: counter(
+                "invoker_kafka_records_retried_total",
+                "Retries of failed Kafka records.",
+            )?,
+            dead_lettered: counter(
+                "invoker_kafka_records_dead_lettered_total",
+                "Kafka records sent to the dead-letter topic.",
+            )?,
+            replies: counter("invoker_kafka_replies_total", "Replies produced to reply topics.")?,
+            latency,
+            lag,
+        })
+    }
 }
 
 /// The handles of one function, each created on first use so an idle
@@ -202,6 +269,7 @@ impl Metrics {
             schedule_lag_seconds,
             schedule_missed,
             schedule_retries,
+            kafka: KafkaMetrics::register(registry)?,
         })
     }
 

@@ -2,4 +2,5 @@
 //! [`crate::invoke::invoke`].
 
 pub mod http;
+pub mod kafka;
 pub mod schedule;

@@ -4,6 +4,7 @@
 
 mod cli;
 mod http_functions;
+mod kafka;
 mod limits;
 mod restart;
 mod schedules;

@@ -16,6 +16,7 @@
 
 mod cluster;
 pub mod http;
+pub mod kafka;
 mod process;
 
 use std::path::{Path, PathBuf};

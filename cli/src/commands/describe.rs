@@ -12,8 +12,8 @@ use anyhow::Context as _;
 use clap::Args;
 use flint_api::scheduler::{RunOutcome, ScheduleStatus};
 use flint_api::{
-    Digest, Function, Limits, MissedPolicy, Name, ScheduleTrigger, Timestamp, Trigger, TriggerSpec,
-    Version, human_bytes,
+    Digest, Function, KafkaTrigger, Limits, MissedPolicy, Name, ScheduleTrigger, Timestamp,
+    Trigger, TriggerSpec, TriggerStatus, Version, human_bytes,
 };
 use serde::Serialize;
 
@@ -63,6 +63,9 @@ struct TriggerRow {
     /// For schedules: last and next fire times and recent runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     schedule: Option<ScheduleStatus>,
+    /// For Kafka consumers: their health on each invoker.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<Vec<TriggerStatus>>,
 }
 
 /// Runs shown per schedule in the table output.
@@ -78,8 +81,15 @@ pub async fn run(args: DescribeArgs, global: &Global) -> anyhow::Result<()> {
     versions.reverse();
     let mut description = describe(function, versions, triggers, args.show_env);
     for row in &mut description.triggers {
-        if matches!(row.spec, TriggerSpec::Schedule(_)) {
-            row.schedule = Some(client.schedule_status(&namespace, &row.name).await.api(&client)?);
+        match row.spec {
+            TriggerSpec::Schedule(_) => {
+                row.schedule =
+                    Some(client.schedule_status(&namespace, &row.name).await.api(&client)?);
+            }
+            TriggerSpec::Kafka(_) => {
+                row.status = Some(client.trigger_status(&namespace, &row.name).await.api(&client)?);
+            }
+            _ => {}
         }
     }
     if global.output != Output::Table {
@@ -107,6 +117,7 @@ fn describe(
             spec: t.spec,
             created_at: t.created_at,
             schedule: None,
+            status: None,
         })
         .collect();
     Description {
@@ -206,8 +217,35 @@ fn render(d: &Description) -> String {
         if let (TriggerSpec::Schedule(spec), Some(status)) = (&t.spec, &t.schedule) {
             render_schedule(&mut text, &t.name, spec, status);
         }
+        if let (TriggerSpec::Kafka(spec), Some(status)) = (&t.spec, &t.status) {
+            render_kafka(&mut text, &t.name, spec, status);
+        }
     }
     text
+}
+
+/// A Kafka consumer's settings and its state on each invoker.
+fn render_kafka(text: &mut String, name: &Name, spec: &KafkaTrigger, status: &[TriggerStatus]) {
+    let group = spec.group.clone().unwrap_or_else(|| "(derived)".into());
+    let _ = writeln!(
+        text,
+        "Kafka {name}: topics {} on {}, group {group}, reply {}, dead letters {}",
+        spec.topics.join(", "),
+        spec.bootstrap_servers,
+        spec.reply_topic.as_deref().unwrap_or("-"),
+        spec.dead_letter_topic.as_deref().unwrap_or("-"),
+    );
+    if status.is_empty() {
+        text.push_str("  state: no invoker reports it yet\n");
+    }
+    for s in status {
+        let state = if s.health.healthy {
+            "ok".to_owned()
+        } else {
+            format!("error: {}", s.health.reason.as_deref().unwrap_or("unknown"))
+        };
+        let _ = writeln!(text, "  state on {}: {state} (since {})", s.invoker, s.health.since);
+    }
 }
 
 /// A schedule's policy, next fire times and newest runs.

@@ -124,3 +124,17 @@ fn invalid_manifests() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The repository's example manifests are valid, with every trigger kind.
+#[test]
+fn the_example_manifests_parse() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let all = Manifest::load(&examples.join(FILE_NAME)).unwrap();
+    let names: Vec<&str> = all.functions.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["hello", "report"]);
+    assert_eq!(all.functions[1].schedules.len(), 1);
+    let enricher = Manifest::load(&examples.join("kafka-enricher").join(FILE_NAME)).unwrap();
+    let kinds: Vec<&str> =
+        enricher.functions[0].triggers().iter().map(|(_, spec)| spec.kind()).collect();
+    assert_eq!(kinds, ["kafka"]);
+}

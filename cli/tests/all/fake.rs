@@ -98,6 +98,7 @@ impl FakeApi {
             version: "0.1.0".into(),
             revision: 1,
             started_at: Timestamp::now(),
+            triggers: Vec::new(),
         };
         self.state().invokers.push(InvokerStatus {
             info,

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::scheduler::{Cursor, Fire, Lease, LeaseRequest, RunReport, ScheduleStatus};
 use crate::{
     Digest, ErrorBody, Function, FunctionSpec, InvokerInfo, InvokerStatus, LogEntry, LogPage, Name,
-    REVISION_HEADER, Trigger, TriggerRequest, Version, WASM_CONTENT_TYPE, Watch,
+    REVISION_HEADER, Trigger, TriggerRequest, TriggerStatus, Version, WASM_CONTENT_TYPE, Watch,
 };
 
 /// How long one API call may take before the client gives up. Long polls add
@@ -411,6 +411,11 @@ impl Client {
     /// A schedule trigger's last fire time, next fire times and recent runs.
     pub async fn schedule_status(&self, ns: &Name, trigger: &Name) -> Result<ScheduleStatus> {
         self.get(&format!("/v1/namespaces/{ns}/triggers/{trigger}/runs")).await
+    }
+
+    /// A trigger's health on each healthy invoker that reports it.
+    pub async fn trigger_status(&self, ns: &Name, trigger: &Name) -> Result<Vec<TriggerStatus>> {
+        self.get(&format!("/v1/namespaces/{ns}/triggers/{trigger}/status")).await
     }
 
     /// The highest store revision the controller reported to this client:

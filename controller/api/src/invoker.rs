@@ -19,6 +19,36 @@ pub struct InvokerInfo {
     pub revision: u64,
     /// When it started.
     pub started_at: Timestamp,
+    /// How the triggers it runs are doing (Kafka consumers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<TriggerHealth>,
+}
+
+/// Whether a trigger works on an invoker: a Kafka trigger whose brokers are
+/// unreachable or whose topic does not exist is unhealthy, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TriggerHealth {
+    /// The trigger's namespace.
+    pub namespace: Name,
+    /// The trigger.
+    pub trigger: Name,
+    /// Whether it works.
+    pub healthy: bool,
+    /// Why not, if it does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Since when it is in this state.
+    pub since: Timestamp,
+}
+
+/// `GET …/triggers/{name}/status`: a trigger's health on each invoker running it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TriggerStatus {
+    /// The invoker.
+    pub invoker: String,
+    /// Its report.
+    #[serde(flatten)]
+    pub health: TriggerHealth,
 }
 
 /// An invoker as the controller lists it (`GET /v1/invokers`).

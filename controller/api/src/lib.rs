@@ -37,14 +37,16 @@ use std::fmt;
 pub use client::{Client, Error, InvokeResponse};
 pub use feed::{Change, Snapshot, Watch};
 pub use function::{Function, FunctionSpec, Limits, LimitsSpec, Version};
-pub use invoker::{InvokerInfo, InvokerStatus, LogEntry, LogLine, LogPage, Stream};
+pub use invoker::{
+    InvokerInfo, InvokerStatus, LogEntry, LogLine, LogPage, Stream, TriggerHealth, TriggerStatus,
+};
 /// Points in time on the wire: RFC 3339 strings in UTC.
 pub use jiff::Timestamp;
 pub use name::{DEFAULT_NAMESPACE, Digest, InvalidId, MAX_NAME_LEN, Name};
 use serde::{Deserialize, Serialize};
 pub use trigger::{
-    HTTP_METHODS, HttpTrigger, MissedPolicy, RetryPolicy, ScheduleTrigger, Trigger, TriggerRequest,
-    TriggerSpec,
+    HTTP_METHODS, HttpTrigger, KAFKA_RESERVED_PROPERTIES, KafkaTrigger, MissedPolicy, RetryPolicy,
+    ScheduleTrigger, StartPosition, Trigger, TriggerRequest, TriggerSpec,
 };
 
 /// Response header carrying the controller's store revision after the request.

@@ -1,6 +1,8 @@
-//! Triggers: what starts a function: an HTTP route or a schedule.
+//! Triggers: what starts a function: an HTTP route, a schedule or Kafka records.
 
 use serde::{Deserialize, Serialize};
+
+use std::collections::BTreeMap;
 
 use jiff::tz::TimeZone;
 
@@ -96,14 +98,17 @@ pub enum TriggerSpec {
     Http(HttpTrigger),
     /// A schedule.
     Schedule(ScheduleTrigger),
+    /// Records on Kafka topics.
+    Kafka(KafkaTrigger),
 }
 
 impl TriggerSpec {
-    /// The kind as a short lowercase word: `http`, `schedule`.
+    /// The kind as a short lowercase word: `http`, `schedule`, `kafka`.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Http(_) => "http",
             Self::Schedule(_) => "schedule",
+            Self::Kafka(_) => "kafka",
         }
     }
 
@@ -112,6 +117,7 @@ impl TriggerSpec {
         match self {
             Self::Http(http) => http.validate(),
             Self::Schedule(schedule) => schedule.validate().map(drop),
+            Self::Kafka(kafka) => kafka.validate(),
         }
     }
 }
@@ -298,6 +304,163 @@ pub struct Trigger {
     pub created_at: Timestamp,
 }
 
+/// Records on one or more Kafka topics: each record is a `POST` with a
+/// CloudEvent to the function, in order per partition, committed only after
+/// it was handled (see the README for the guarantees).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaTrigger {
+    /// Comma-separated `host:port` list of brokers.
+    pub bootstrap_servers: String,
+    /// The topics to consume.
+    pub topics: Vec<String>,
+    /// The consumer group; default `flint.NAMESPACE.TRIGGER`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// Where a new group starts reading.
+    #[serde(default)]
+    pub start: StartPosition,
+    /// Records of one partition handled at once; 1 (the default) keeps
+    /// strict order. Offsets are still committed in order.
+    #[serde(default = "one")]
+    pub in_flight_per_partition: u32,
+    /// Retries of a failed record before it goes to the dead-letter topic.
+    #[serde(default)]
+    pub retry: RetryPolicy,
+    /// Where records go after the last failed attempt. Without one, the
+    /// partition keeps retrying the record (at the longest backoff) and
+    /// never drops it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_topic: Option<String>,
+    /// Where a 2xx answer with a body is produced, keyed like the input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_topic: Option<String>,
+    /// Path the function sees (default `/`).
+    #[serde(default = "root")]
+    pub path: String,
+    /// librdkafka client properties passed through (security, timeouts);
+    /// the ones Flint sets itself are refused.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub properties: BTreeMap<String, String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Where a new consumer group starts reading a topic.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartPosition {
+    /// The oldest record still kept.
+    Earliest,
+    /// Only records produced from now on (the default).
+    #[default]
+    Latest,
+}
+
+/// Client properties Flint sets itself, so a trigger may not.
+pub const KAFKA_RESERVED_PROPERTIES: &[&str] = &[
+    "bootstrap.servers",
+    "group.id",
+    "enable.auto.commit",
+    "enable.auto.offset.store",
+    "auto.offset.reset",
+    "enable.partition.eof",
+];
+
+impl KafkaTrigger {
+    /// The most records of one partition in flight.
+    pub const MAX_IN_FLIGHT: u32 = 1000;
+
+    /// The consumer group.
+    pub fn group_id(&self, namespace: &Name, trigger: &Name) -> String {
+        self.group.clone().unwrap_or_else(|| format!("flint.{namespace}.{trigger}"))
+    }
+
+    /// Checks every field, naming the one that is wrong.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        let servers: Vec<&str> = self.bootstrap_servers.split(',').map(str::trim).collect();
+        for server in &servers {
+            let valid = server.rsplit_once(':').is_some_and(|(host, port)| {
+                !host.is_empty()
+                    && !host.contains(char::is_whitespace)
+                    && port.parse::<u16>().is_ok_and(|p| p > 0)
+            });
+            if !valid {
+                return Err(FieldError::new(
+                    "kafka.bootstrap_servers",
+                    format!("`{server}` is not `host:port` (a comma-separated list is allowed)"),
+                ));
+            }
+        }
+        if self.topics.is_empty() {
+            return Err(FieldError::new("kafka.topics", "name at least one topic"));
+        }
+        for topic in self.topics.iter().chain(&self.dead_letter_topic).chain(&self.reply_topic) {
+            if !valid_topic(topic) {
+                return Err(FieldError::new(
+                    "kafka.topics",
+                    format!("`{topic}` is not a Kafka topic name (1 to 249 of a-z A-Z 0-9 . _ -)"),
+                ));
+            }
+        }
+        if let Some(dlq) = &self.dead_letter_topic
+            && self.topics.contains(dlq)
+        {
+            return Err(FieldError::new(
+                "kafka.dead_letter_topic",
+                format!("`{dlq}` is also a consumed topic"),
+            ));
+        }
+        if let Some(reply) = &self.reply_topic
+            && self.topics.contains(reply)
+        {
+            return Err(FieldError::new(
+                "kafka.reply_topic",
+                format!("`{reply}` is also a consumed topic: a loop"),
+            ));
+        }
+        if let Some(group) = &self.group
+            && !valid_topic(group)
+        {
+            return Err(FieldError::new(
+                "kafka.group",
+                format!("`{group}` is not a valid group id"),
+            ));
+        }
+        if !(1..=Self::MAX_IN_FLIGHT).contains(&self.in_flight_per_partition) {
+            return Err(FieldError::new(
+                "kafka.in_flight_per_partition",
+                format!(
+                    "{} is out of range 1..={}",
+                    self.in_flight_per_partition,
+                    Self::MAX_IN_FLIGHT
+                ),
+            ));
+        }
+        if !self.path.starts_with('/') || self.path.contains(char::is_whitespace) {
+            return Err(FieldError::new(
+                "kafka.path",
+                format!("`{}` must start with `/` and have no spaces", self.path),
+            ));
+        }
+        if let Some(key) =
+            self.properties.keys().find(|k| KAFKA_RESERVED_PROPERTIES.contains(&k.as_str()))
+        {
+            return Err(FieldError::new("kafka.properties", format!("`{key}` is set by Flint")));
+        }
+        self.retry.validate("kafka.retry")
+    }
+}
+
+fn valid_topic(name: &str) -> bool {
+    (1..=249).contains(&name.len())
+        && name != "."
+        && name != ".."
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,6 +494,40 @@ mod tests {
         assert!(!t.matches_path("/helloworld"));
         assert!(!t.matches_path("/"));
         assert!(http("/").matches_path("/anything"));
+    }
+
+    #[test]
+    fn kafka_triggers_are_validated() {
+        let json = r#"{"bootstrap_servers":"127.0.0.1:9092","topics":["orders"]}"#;
+        let good: KafkaTrigger = serde_json::from_str(json).unwrap();
+        good.validate().unwrap();
+        assert_eq!(good.in_flight_per_partition, 1);
+        assert_eq!(good.start, StartPosition::Latest);
+        assert_eq!(
+            good.group_id(&Name::default_namespace(), &"t".parse().unwrap()),
+            "flint.default.t"
+        );
+        let field = |k: KafkaTrigger| k.validate().unwrap_err().field;
+        assert_eq!(
+            field(KafkaTrigger { bootstrap_servers: "nohost".into(), ..good.clone() }),
+            "kafka.bootstrap_servers"
+        );
+        assert_eq!(field(KafkaTrigger { topics: vec![], ..good.clone() }), "kafka.topics");
+        assert_eq!(
+            field(KafkaTrigger { topics: vec!["bad topic".into()], ..good.clone() }),
+            "kafka.topics"
+        );
+        assert_eq!(
+            field(KafkaTrigger { reply_topic: Some("orders".into()), ..good.clone() }),
+            "kafka.reply_topic"
+        );
+        assert_eq!(
+            field(KafkaTrigger { in_flight_per_partition: 0, ..good.clone() }),
+            "kafka.in_flight_per_partition"
+        );
+        let mut properties = BTreeMap::new();
+        properties.insert("group.id".to_owned(), "x".to_owned());
+        assert_eq!(field(KafkaTrigger { properties, ..good }), "kafka.properties");
     }
 
     #[test]

@@ -32,6 +32,26 @@ pub(super) async fn route(
             };
             ("/v1/namespaces/{ns}/triggers/{name}", response)
         }
+        [name, "status"] => {
+            let name = match parse_name(name) {
+                Ok(name) => name,
+                Err(response) => return ("/v1/namespaces/{ns}/triggers/{name}/status", response),
+            };
+            let status = async {
+                match blocking(state, {
+                    let (ns, name) = (ns.clone(), name.clone());
+                    move |s| s.store.trigger(&ns, &name)
+                })
+                .await
+                {
+                    Ok(_) => {
+                        server::json(StatusCode::OK, &state.invokers.trigger_status(&ns, &name))
+                    }
+                    Err(response) => response,
+                }
+            };
+            ("/v1/namespaces/{ns}/triggers/{name}/status", only(&method, Method::GET, status).await)
+        }
         [name, "runs"] => {
             let name = match parse_name(name) {
                 Ok(name) => name,

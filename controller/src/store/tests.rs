@@ -69,9 +69,15 @@ fn feed_gives_changes_then_snapshots() {
     let store = Store::temporary().unwrap();
     let ns = Name::default_namespace();
     assert_eq!(store.revision(), 0);
-    assert!(store.changes_since(0).unwrap().is_none(), "a new watcher gets a snapshot");
+    assert_eq!(
+        store.changes_since(0).unwrap(),
+        Some((0, vec![])),
+        "an empty store: nothing to wait for"
+    );
 
     store.put_function(&ns, &name("f"), Limits::default(), Default::default()).unwrap();
+    assert!(store.changes_since(0).unwrap().is_none(), "a new watcher gets a snapshot");
+
     store.put_trigger(&ns, &name("t"), http("f", "/x")).unwrap();
     assert_eq!(store.revision(), 2);
     let (revision, changes) = store.changes_since(1).unwrap().unwrap();

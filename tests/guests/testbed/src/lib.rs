@@ -33,6 +33,7 @@ fn handle(req: Request) -> Response {
         "exit" => exit(&req),
         "event" => Ok(event(&req)),
         "flaky" => flaky(&req),
+        "body" => Ok(body(&req)),
         _ => Ok(Response::text(200, "testbed")),
     };
     result.unwrap_or_else(|bad| bad)
@@ -63,6 +64,18 @@ fn event(req: &Request) -> Response {
         String::from_utf8_lossy(event.data()),
     );
     Response::text(200, "event received")
+}
+
+/// Answers 200 with the request body unchanged, or 500 when the body
+/// contains the `fail_if` query parameter.
+fn body(req: &Request) -> Response {
+    if let Some(marker) = req.query_param("fail_if")
+        && !marker.is_empty()
+        && String::from_utf8_lossy(req.body()).contains(marker.as_str())
+    {
+        return Response::text(500, format!("refusing a body with {marker}"));
+    }
+    Response::new(200).with_body(req.body().to_vec())
 }
 
 /// Fails (500) until the CloudEvent's `flintattempt` reaches `succeed_at`.

@@ -8,7 +8,12 @@
 //!   (artifact on disk, code unloaded);
 //! - instantiation: a fresh instance of `hello-http` from its `InstancePre`,
 //!   in this process with Flint's engine;
-//! - memory: resident memory of `flint up` with 1,000 deployed idle functions.
+//! - memory: resident memory of `flint up` with 1,000 deployed idle functions;
+//! - Kafka: records/s through the same function from a 4-partition topic
+//!   (consume, invoke, commit) beside the HTTP rate, and end-to-end latency
+//!   at a fixed rate below the maximum (when a broker is given in
+//!   `FLINT_TEST_KAFKA`, which `tests/bench` starts).
+
 //!
 //! Run it with `tests/bench` (which builds in release first). Needs `wrk`.
 
@@ -23,7 +28,10 @@ use http_body_util::Full;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+mod kafka;
+
 const CONNECTIONS: u32 = 50;
+
 const ROUNDS: usize = 3;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -62,6 +70,29 @@ async fn main() {
     println!("{:<12} {:>12.0} {:>10} {:>10}", "bare hyper", bare.rps, ms(bare.p50), ms(bare.p99));
     println!("{:<12} {:>12.0} {:>10} {:>10}", "flint", fl.rps, ms(fl.p50), ms(fl.p99));
     println!("ratio flint / bare hyper: {:.3}", fl.rps / bare.rps);
+
+    if let Ok(bootstrap) = std::env::var(flint_tests::kafka::ENV_BOOTSTRAP) {
+        println!(
+            "\n# Kafka path: {} records over 4 partitions through hello-http (consume, invoke, commit)",
+            50_000
+        );
+        let one = kafka::throughput(&flint, &bootstrap, 1).await;
+        let many = kafka::throughput(&flint, &bootstrap, 64).await;
+        println!("in flight per partition 1: {one:.0} records/s; 64: {many:.0} records/s");
+        println!("ratio Kafka (64 in flight) / HTTP (flint, above): {:.3}", many / fl.rps);
+        let rate = ((many * 0.5) as u32).clamp(100, 5000);
+        let (p50, p99, n) = kafka::latency(&flint, &bootstrap, rate, 10).await;
+        println!(
+            "end-to-end latency at {rate} records/s (produce → reply produced, {n} records): p50 {}  p99 {}",
+            ms(p50),
+            ms(p99)
+        );
+    } else {
+        println!(
+            "\n# Kafka path: skipped ({} not set; tests/bench sets it)",
+            flint_tests::kafka::ENV_BOOTSTRAP
+        );
+    }
 
     println!("\n# cold start (function scaled to zero, artifact on disk)");
     let idle = LimitsSpec { idle_timeout_ms: Some(100), ..LimitsSpec::default() };

@@ -1,0 +1,148 @@
+//! The Kafka path: records/s through `hello-http` (consume, invoke,
+//! commit), and end-to-end latency at a fixed rate below the maximum.
+
+use std::time::{Duration, Instant};
+
+use flint_api::{KafkaTrigger, Name, RetryPolicy, StartPosition, TriggerRequest, TriggerSpec};
+use flint_tests::{Flint, kafka};
+
+/// Records for the throughput run.
+const RECORDS: usize = 50_000;
+const PARTITIONS: i32 = 4;
+
+fn trigger(bootstrap: &str, topic: &str, in_flight: u32, reply: Option<String>) -> TriggerSpec {
+    TriggerSpec::Kafka(KafkaTrigger {
+        bootstrap_servers: bootstrap.into(),
+        topics: vec![topic.into()],
+        group: None,
+        start: StartPosition::Earliest,
+        in_flight_per_partition: in_flight,
+        retry: RetryPolicy::default(),
+        dead_letter_topic: None,
+        reply_topic: reply,
+        path: "/".into(),
+        properties: [("session.timeout.ms", "6000")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into(),
+    })
+}
+
+async fn succeeded(flint: &Flint, trigger: &str) -> f64 {
+    flint
+        .metric("flint_invoker_kafka_records_succeeded_total", &[("trigger", trigger)])
+        .await
+        .unwrap_or(0.0)
+}
+
+/// Records/s of the Kafka path with `in_flight` records per partition.
+pub async fn throughput(flint: &Flint, bootstrap: &str, in_flight: u32) -> f64 {
+    let topic = kafka::unique_topic("bench");
+    kafka::create_topic(bootstrap, &topic, PARTITIONS).await;
+    let records: Vec<(String, String)> =
+        (0..RECORDS).map(|i| (format!("k{}", i % 1000), format!("r{i}"))).collect();
+    kafka::produce(&kafka::producer(bootstrap), &topic, &records).await;
+    // The records wait in the topic; the clock starts when the trigger exists.
+    let name = format!("bench-{in_flight}");
+    let request = TriggerRequest {
+        function: "hello".parse().unwrap(),
+        spec: trigger(bootstrap, &topic, in_flight, None),
+    };
+    let started = Instant::now();
+    flint
+        .client()
+        .put_trigger(&Name::default_namespace(), &name.parse().unwrap(), &request)
+        .await
+        .expect("trigger");
+    // Joining the group takes a moment: time from the first record handled.
+    let mut first: Option<Instant> = None;
+    let deadline = started + Duration::from_secs(600);
+    loop {
+        let done = succeeded(flint, &name).await;
+        if first.is_none() && done > 0.0 {
+            first = Some(Instant::now());
+        }
+        if done >= RECORDS as f64 || Instant::now() > deadline {
+            let elapsed =
+                first.map_or(Duration::ZERO, |f| f.elapsed()).max(Duration::from_millis(1));
+            return done / elapsed.as_secs_f64();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// End-to-end latency (record produced → reply produced) at `rate` records/s
+/// for `seconds`: p50 and p99.
+pub async fn latency(
+    flint: &Flint,
+    bootstrap: &str,
+    rate: u32,
+    seconds: u64,
+) -> (Duration, Duration, usize) {
+    let (topic, replies) = (kafka::unique_topic("lat"), kafka::unique_topic("lat-out"));
+    kafka::create_topic(bootstrap, &topic, PARTITIONS).await;
+    kafka::create_topic(bootstrap, &replies, PARTITIONS).await;
+    let request = TriggerRequest {
+        function: "hello".parse().unwrap(),
+        spec: trigger(bootstrap, &topic, 16, Some(replies.clone())),
+    };
+    flint
+        .client()
+        .put_trigger(&Name::default_namespace(), &"latency".parse().unwrap(), &request)
+        .await
+        .expect("trigger");
+    // Wait until the consumer runs, with one record.
+    let producer = kafka::producer(bootstrap);
+    kafka::produce(&producer, &topic, &[("warm".into(), "warm".into())]).await;
+    while succeeded(flint, "latency").await < 1.0 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let total = rate as usize * seconds as usize;
+    let tick = Duration::from_secs(1) / rate;
+    let started = Instant::now();
+    let mut deliveries = Vec::with_capacity(total);
+    for i in 0..total {
+        let due = started + tick * i as u32;
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            tokio::time::sleep(wait).await;
+        }
+        let (key, value) = (format!("k{}", i % 1000), now_micros().to_string());
+        // Enqueued at once; the acknowledgements are awaited at the end.
+        match producer
+            .send_result(rdkafka::producer::FutureRecord::to(&topic).key(&key).payload(&value))
+        {
+            Ok(delivery) => deliveries.push(delivery),
+            Err((error, _)) => eprintln!("produce: {error}"),
+        }
+    }
+    for delivery in deliveries {
+        let _ = delivery.await;
+    }
+    let bootstrap = bootstrap.to_owned();
+    let got = tokio::task::spawn_blocking(move || {
+        kafka::read_topic(&bootstrap, &replies, total + 1, Duration::from_secs(120))
+    })
+    .await
+    .expect("read replies");
+    // The reply body is `Hello, <sent micros>!`; its timestamp is when Flint produced it.
+    let mut latencies: Vec<Duration> = got
+        .iter()
+        .filter_map(|r| {
+            let sent: u64 = r.value.strip_prefix("Hello, ")?.strip_suffix("!\n")?.parse().ok()?;
+            let replied = u64::try_from(r.timestamp_ms?).ok()? * 1000;
+            Some(Duration::from_micros(replied.saturating_sub(sent)))
+        })
+        .collect();
+    latencies.sort();
+    let n = latencies.len();
+    if n == 0 {
+        return (Duration::ZERO, Duration::ZERO, 0);
+    }
+    (latencies[n / 2], latencies[(n * 99 / 100).min(n - 1)], n)
+}
+
+fn now_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}

@@ -21,7 +21,10 @@ use super::Trigger;
 use super::record::{self, Handled};
 
 /// Records fetched but not started, beyond which the partition is paused.
-const QUEUE_AHEAD: usize = 64;
+/// Pausing makes librdkafka drop what it prefetched for the partition and
+/// fetch it again on resume, so pausing must be rare: it is for a function
+/// that cannot keep up, not for every burst.
+const QUEUE_AHEAD: usize = 2048;
 
 /// A partition's state, shared by the consumer thread and the worker.
 pub struct Partition {
@@ -56,7 +59,8 @@ impl Partition {
             commit: Mutex::default(),
             finished: (Mutex::new(false), Condvar::new()),
             high: in_flight + QUEUE_AHEAD,
-            low: in_flight,
+            // Resume at half: far enough from the pause to not flap.
+            low: in_flight + QUEUE_AHEAD / 2,
         }
     }
 

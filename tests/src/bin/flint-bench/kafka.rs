@@ -64,6 +64,7 @@ pub async fn throughput(flint: &Flint, bootstrap: &str, in_flight: u32) -> f64 {
         if done >= RECORDS as f64 || Instant::now() > deadline {
             let elapsed =
                 first.map_or(Duration::ZERO, |f| f.elapsed()).max(Duration::from_millis(1));
+            remove(flint, &name).await;
             return done / elapsed.as_secs_f64();
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -137,7 +138,14 @@ pub async fn latency(
     if n == 0 {
         return (Duration::ZERO, Duration::ZERO, 0);
     }
+    remove(flint, "latency").await;
     (latencies[n / 2], latencies[(n * 99 / 100).min(n - 1)], n)
+}
+
+/// Deletes a benchmark trigger, so its consumer stops.
+async fn remove(flint: &Flint, trigger: &str) {
+    let _ =
+        flint.client().delete_trigger(&Name::default_namespace(), &trigger.parse().unwrap()).await;
 }
 
 fn now_micros() -> u64 {

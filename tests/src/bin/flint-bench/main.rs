@@ -13,7 +13,6 @@
 //!   (consume, invoke, commit) beside the HTTP rate, and end-to-end latency
 //!   at a fixed rate below the maximum (when a broker is given in
 //!   `FLINT_TEST_KAFKA`, which `tests/bench` starts).
-
 //!
 //! Run it with `tests/bench` (which builds in release first). Needs `wrk`.
 
@@ -135,7 +134,10 @@ async fn main() {
         samples.len()
     );
 
-    println!("\n# memory of `flint up` with 1,000 deployed idle functions");
+    println!("\n# memory of `flint up` with 1,000 deployed idle functions (a fresh process)");
+    drop(flint);
+    let flint = Flint::start();
+    let client = flint.client();
     let rss_before = rss_kib(flint.pid());
     let started = Instant::now();
     for i in 0..1000 {

@@ -5,6 +5,7 @@ pub mod build;
 pub mod deploy;
 pub mod describe;
 pub mod invoke;
+pub mod invokers;
 pub mod logs;
 pub mod ls;
 pub mod new;
@@ -96,6 +97,8 @@ pub enum Command {
     Describe(describe::DescribeArgs),
     /// Add, list and remove schedules of deployed functions
     Schedule(schedule::ScheduleArgs),
+    /// List the invokers registered with the controller and their state
+    Invokers,
     /// Delete functions, with their versions and triggers
     #[command(visible_alias = "delete")]
     Rm(rm::RmArgs),
@@ -114,6 +117,7 @@ pub async fn run(command: Command, global: &Global) -> anyhow::Result<()> {
         Command::Ls(args) => ls::run(args, global).await,
         Command::Describe(args) => describe::run(args, global).await,
         Command::Schedule(args) => schedule::run(args, global).await,
+        Command::Invokers => invokers::run(global).await,
         Command::Rm(args) => rm::run(args, global).await,
         Command::Logs(args) => logs::run(args, global).await,
     }

@@ -104,6 +104,9 @@ pub struct State {
     pub validations: tokio::sync::Semaphore,
     /// Forwards `…/invoke` requests to invokers.
     pub http: api::invoke::HttpClient,
+    /// Cancelled when shutdown starts, so long polls answer at once instead
+    /// of holding the graceful shutdown for their whole wait.
+    pub stopping: CancellationToken,
 }
 
 impl State {
@@ -141,6 +144,7 @@ impl State {
             registry,
             validations: tokio::sync::Semaphore::new(1),
             http: api::invoke::client(),
+            stopping: CancellationToken::new(),
         })
     }
 }
@@ -148,6 +152,13 @@ impl State {
 /// Serves the API on `listener` until `shutdown` is cancelled, then lets
 /// requests in flight finish.
 pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: CancellationToken) {
+    let stopping = state.stopping.clone();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        signal.cancelled().await;
+        stopping.cancel();
+    });
+
     let service = hyper::service::service_fn(move |request| {
         let state = Arc::clone(&state);
         async move { Ok::<_, std::convert::Infallible>(api::handle(state, request).await) }

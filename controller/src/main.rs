@@ -35,17 +35,69 @@ struct Args {
     /// Largest wasm upload accepted, in bytes
     #[arg(long, env = "FLINT_MAX_UPLOAD_BYTES", default_value_t = flint_controller::Config::DEFAULT_MAX_UPLOAD_BYTES)]
     max_upload_bytes: usize,
+    /// Memory of functions that set none, in MiB
+    #[arg(long, env = "FLINT_DEFAULT_MEMORY_MB", default_value_t = flint_api::Limits::DEFAULT_MEMORY_MB)]
+    default_memory_mb: u32,
+    /// Timeout of functions that set none, in milliseconds
+    #[arg(long, env = "FLINT_DEFAULT_TIMEOUT_MS", default_value_t = flint_api::Limits::DEFAULT_TIMEOUT_MS)]
+    default_timeout_ms: u64,
+    /// Concurrent instances per invoker of functions that set none
+    #[arg(long, env = "FLINT_DEFAULT_CONCURRENCY", default_value_t = flint_api::Limits::DEFAULT_CONCURRENCY)]
+    default_concurrency: u32,
+    /// Queue length per invoker of functions that set none
+    #[arg(long, env = "FLINT_DEFAULT_QUEUE", default_value_t = flint_api::Limits::DEFAULT_QUEUE)]
+    default_queue: u32,
+    /// Idle timeout of functions that set none, in milliseconds
+    #[arg(long, env = "FLINT_DEFAULT_IDLE_TIMEOUT_MS", default_value_t = flint_api::Limits::DEFAULT_IDLE_TIMEOUT_MS)]
+    default_idle_timeout_ms: u64,
     /// How long requests in flight may finish after SIGTERM
     #[arg(long, env = "FLINT_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
     grace: Duration,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Exit code of a bad configuration (`EX_USAGE`, as linkerd2-proxy uses).
+const EX_USAGE: u8 = 64;
+
+fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // One line with the causes; a bad configuration is a usage error.
+            eprintln!("error: {error:#}");
+            let usage = error.downcast_ref::<Usage>().is_some();
+            std::process::ExitCode::from(if usage { EX_USAGE } else { 1 })
+        }
+    }
+}
+
+/// Marks an error as a configuration mistake.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Usage(String);
+
+async fn run(args: Args) -> anyhow::Result<()> {
     flint_api::server::init_logging();
     let mut config = flint_controller::Config::new(args.data.join("store"));
     config.max_upload_bytes = args.max_upload_bytes;
+    // Checked like a function's own limits, before any port is bound.
+    let defaults = flint_api::LimitsSpec {
+        memory_mb: Some(args.default_memory_mb),
+        timeout_ms: Some(args.default_timeout_ms),
+        concurrency: Some(args.default_concurrency),
+        queue: Some(args.default_queue),
+        idle_timeout_ms: Some(args.default_idle_timeout_ms),
+    };
+    config.default_limits = defaults
+        .resolve(&flint_api::Limits::default())
+        .map_err(|e| Usage(format!("invalid default limits: {e}")))?;
 
     // Validation needs the engine's settings, not its instance pool: keep the pool tiny.
     let settings = flint_engine::Settings { max_instances: 1, ..flint_engine::Settings::default() };

@@ -297,9 +297,14 @@ fn registration(
     let http_addr = http.local_addr().map_err(Error::Listener)?;
     let admin_addr = admin.local_addr().map_err(Error::Listener)?;
     let url = |addr: std::net::SocketAddr| match &config.advertise_host {
+        // An IPv6 literal needs brackets in a URL.
+        Some(host) if host.contains(':') && !host.starts_with('[') => {
+            format!("http://[{host}]:{}", addr.port())
+        }
         Some(host) => format!("http://{host}:{}", addr.port()),
         None => format!("http://{addr}"),
     };
+
     let id = config.id.clone().unwrap_or_else(|| {
         let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
         let host = host.trim();

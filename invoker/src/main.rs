@@ -53,12 +53,45 @@ struct Args {
     grace: Duration,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Exit code of a bad configuration (`EX_USAGE`, as linkerd2-proxy uses).
+const EX_USAGE: u8 = 64;
+
+fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // One line with the causes; a bad configuration is a usage error.
+            eprintln!("error: {error:#}");
+            let usage = error.downcast_ref::<Usage>().is_some();
+            std::process::ExitCode::from(if usage { EX_USAGE } else { 1 })
+        }
+    }
+}
+
+/// Marks an error as a configuration mistake.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Usage(String);
+
+async fn run(args: Args) -> anyhow::Result<()> {
     flint_api::server::init_logging();
+    if args.max_instances == 0 {
+        return Err(Usage("--max-instances must be at least 1".into()).into());
+    }
+    if let Err(error) = flint_api::Client::new(&args.controller) {
+        return Err(Usage(format!("--controller: {error}")).into());
+    }
     let settings = flint_engine::Settings {
         max_instances: args.max_instances,
+
         ..flint_engine::Settings::default()
     };
     let engine = flint_engine::engine(&settings)?;

@@ -132,3 +132,36 @@ async fn flint_up_deploys_the_bundled_examples() {
     let response = response.expect("the hint's URL answers");
     assert_eq!((response.status, response.text().as_str()), (200, "Hello, world!\n"), "{text}");
 }
+
+#[test]
+fn the_separate_binaries_refuse_bad_configuration_with_exit_code_64() {
+    let bin = |name: &str| flint_bin().with_file_name(name);
+    let data = tempfile::tempdir().expect("temp dir");
+    let cases = [
+        (
+            bin("flint-controller"),
+            vec!["--default-memory-mb", "0", "--listen", "127.0.0.1:0"],
+            "invalid default limits",
+        ),
+        (
+            bin("flint-invoker"),
+            vec!["--controller", "https://example", "--listen", "127.0.0.1:0"],
+            "only http:// is supported",
+        ),
+        (
+            bin("flint-invoker"),
+            vec!["--max-instances", "0", "--listen", "127.0.0.1:0"],
+            "--max-instances must be at least 1",
+        ),
+    ];
+    for (bin, args, expected) in cases {
+        let output =
+            Command::new(&bin).args(&args).current_dir(data.path()).output().expect("runs");
+        let (_, err) = output_text(&output);
+        assert_eq!(output.status.code(), Some(64), "{} {args:?}: {err}", bin.display());
+        assert!(
+            err.starts_with("error: ") && err.contains(expected) && err.lines().count() == 1,
+            "{err}"
+        );
+    }
+}

@@ -3,6 +3,7 @@
 //! over HTTP and the CLI. See `flint_tests` for the harness.
 
 mod cli;
+mod cluster;
 mod http_functions;
 mod kafka;
 mod limits;

@@ -55,7 +55,11 @@ pub(super) async fn watch(state: &Arc<State>, request: &Request<Incoming>) -> Fu
             }
             Some(_) => {}
         }
-        if !matches!(tokio::time::timeout_at(deadline, revisions.changed()).await, Ok(Ok(()))) {
+        let changed = tokio::select! {
+            () = state.stopping.cancelled() => false,
+            changed = tokio::time::timeout_at(deadline, revisions.changed()) => matches!(changed, Ok(Ok(()))),
+        };
+        if !changed {
             return server::json(
                 StatusCode::OK,
                 &Watch { revision: since, snapshot: None, changes: vec![] },

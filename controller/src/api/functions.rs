@@ -233,9 +233,12 @@ async fn logs(
         if !page.lines.is_empty() {
             return server::json(StatusCode::OK, &page);
         }
-        match tokio::time::timeout_at(deadline, appended.changed()).await {
-            Ok(Ok(())) => continue,
-            _ => return server::json(StatusCode::OK, &page),
+        let more = tokio::select! {
+            () = state.stopping.cancelled() => false,
+            changed = tokio::time::timeout_at(deadline, appended.changed()) => matches!(changed, Ok(Ok(()))),
+        };
+        if !more {
+            return server::json(StatusCode::OK, &page);
         }
     }
 }

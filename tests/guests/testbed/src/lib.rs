@@ -81,7 +81,8 @@ fn body(req: &Request) -> Response {
 /// Fails (500) until the CloudEvent's `flintattempt` reaches `succeed_at`.
 fn flaky(req: &Request) -> Result<Response, Response> {
     let succeed_at: u32 = param(req, "succeed_at")?;
-    let attempt: u32 = req.event().and_then(|e| e.extension("flintattempt")?.parse().ok()).unwrap_or(1);
+    let attempt: u32 =
+        req.event().and_then(|e| e.extension("flintattempt")?.parse().ok()).unwrap_or(1);
     println!("flaky attempt {attempt}");
     if attempt < succeed_at {
         return Ok(Response::text(500, format!("failing attempt {attempt}")));

@@ -13,6 +13,7 @@
 //! - [`Function`], [`FunctionSpec`], [`Limits`], [`Version`]: functions.
 //! - [`Trigger`], [`TriggerRequest`], [`TriggerSpec`]: what starts them.
 //! - [`Watch`], [`Change`], [`Snapshot`]: the change feed.
+//! - [`UsageBatch`], [`PricePlan`], [`UsageReport`]: metering and billing.
 //! - [`Client`]: the REST client.
 //!
 //! Types people write (`*Spec`, [`TriggerRequest`]) refuse unknown fields;
@@ -27,6 +28,7 @@ mod name;
 #[cfg(feature = "server")]
 pub mod server;
 mod trigger;
+mod usage;
 
 use std::fmt;
 
@@ -39,6 +41,11 @@ pub use jiff::Timestamp;
 pub use name::{DEFAULT_NAMESPACE, Digest, InvalidId, MAX_NAME_LEN, Name};
 use serde::{Deserialize, Serialize};
 pub use trigger::{HTTP_METHODS, HttpTrigger, Trigger, TriggerRequest, TriggerSpec};
+pub use usage::{
+    BatchAck, CSV_COLUMNS, CSV_CONTENT_TYPE, DurationHistogram, FreeTier, GroupBy, OutcomeCounts,
+    PricePlan, PricePlanSpec, UsageAggregate, UsageBatch, UsageFigures, UsageQuery, UsageReport,
+    UsageRow, MIB_PER_GB, MICROS_PER_SECOND, billed_us, gb_seconds,
+};
 
 /// Response header carrying the controller's store revision after the request.
 pub const REVISION_HEADER: &str = "flint-revision";

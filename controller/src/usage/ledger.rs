@@ -1,0 +1,176 @@
+//! The usage ledger in sled: applying invokers' batches exactly once, and
+//! the price plans.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
+
+use flint_api::{PricePlan, PricePlanSpec, Timestamp, UsageBatch};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use super::codec::{Figures, Key, version_prefix};
+use super::{DAY, HOUR, MINUTE};
+use crate::store::{Error, Result};
+
+/// The ledger. One per controller, on the store's sled database.
+pub struct Ledger {
+    pub(super) db: sled::Db,
+    /// Records per minute, hour and day: every batch updates all three, so a
+    /// report over a month reads days, not 43,200 minutes per function.
+    pub(super) trees: [sled::Tree; 3],
+    /// The highest batch `seq` applied per invoker boot (`invoker 0 boot`).
+    seen: sled::Tree,
+    /// Price plans by id (u64 BE), JSON; the last one is in force.
+    plans: sled::Tree,
+    writer: Mutex<()>,
+    cache: RwLock<Plans>,
+}
+
+/// The plans, cached: they change rarely and every report prices with them.
+#[derive(Debug, Default, Clone)]
+pub struct Plans {
+    /// Every plan by id.
+    pub by_id: HashMap<u64, PricePlan>,
+    /// The plan in force.
+    pub current: PricePlan,
+}
+
+/// The resolutions of the ledger's trees, finest first.
+pub(super) const RESOLUTIONS: [u64; 3] = [MINUTE, HOUR, DAY];
+
+impl Ledger {
+    /// Opens the ledger's trees in `db`. A store without a plan gets one
+    /// from `spec` over the defaults; otherwise a non-empty `spec` that
+    /// changes the plan in force stores a new plan.
+    pub fn open(db: &sled::Db, spec: Option<&PricePlanSpec>) -> Result<Self> {
+        let ledger = Self {
+            trees: [
+                db.open_tree("usage_minutes")?,
+                db.open_tree("usage_hours")?,
+                db.open_tree("usage_days")?,
+            ],
+            seen: db.open_tree("usage_batches_seen")?,
+            plans: db.open_tree("usage_plans")?,
+            db: db.clone(),
+            writer: Mutex::new(()),
+            cache: RwLock::default(),
+        };
+        let mut plans = Plans::default();
+        for item in ledger.plans.iter() {
+            let (_, value) = item?;
+            let plan: PricePlan = serde_json::from_slice(&value).map_err(Error::Corrupt)?;
+            plans.current = plan.clone();
+            plans.by_id.insert(plan.id, plan);
+        }
+        *ledger.cache.write().unwrap_or_else(PoisonError::into_inner) = plans;
+        let empty = PricePlanSpec::default();
+        let spec = spec.unwrap_or(&empty);
+        if ledger.plans.is_empty() || !spec.is_empty() {
+            ledger.set_plan(spec)?;
+        }
+        Ok(ledger)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ()> {
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every plan, and the one in force.
+    pub fn plans(&self) -> Plans {
+        self.cache.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The plan in force.
+    pub fn plan(&self) -> PricePlan {
+        self.cache.read().unwrap_or_else(PoisonError::into_inner).current.clone()
+    }
+
+    /// Applies `spec` to the plan in force. Stores a new plan (the next id)
+    /// if anything changes; returns the plan in force afterwards.
+    pub fn set_plan(&self, spec: &PricePlanSpec) -> Result<PricePlan> {
+        let _writer = self.lock();
+        let current = self.plan();
+        let next = spec.apply(&current).map_err(|e| Error::Conflict(e.to_string()))?;
+        if current.id != 0 && next == current {
+            return Ok(current);
+        }
+        let next = PricePlan { id: current.id + 1, created_at: Timestamp::now(), ..next };
+        let value = serde_json::to_vec(&next).map_err(Error::Corrupt)?;
+        self.plans.insert(next.id.to_be_bytes(), value)?;
+        self.db.flush()?;
+        let mut cache = self.cache.write().unwrap_or_else(PoisonError::into_inner);
+        cache.by_id.insert(next.id, next.clone());
+        cache.current = next.clone();
+        tracing::info!(plan = next.id, granularity_us = next.granularity_us, "price plan set");
+        Ok(next)
+    }
+
+    /// Applies a batch in one transaction and flushes it to disk. Returns
+    /// false, changing nothing, if this boot's batch `seq` or a later one
+    /// was applied before (a repeat after a lost acknowledgement).
+    pub fn apply(&self, batch: &UsageBatch) -> Result<bool> {
+        let _writer = self.lock();
+        let mut seen_key = batch.invoker.as_bytes().to_vec();
+        seen_key.push(0);
+        seen_key.extend_from_slice(&batch.boot.to_be_bytes());
+        if let Some(last) = self.seen.get(&seen_key)?
+            && decode_u64(&last) >= batch.seq
+        {
+            return Ok(false);
+        }
+        let plans = self.plans();
+        // Merge the batch in memory first: one read and one write per key.
+        let mut deltas: [HashMap<Vec<u8>, Figures>; 3] = Default::default();
+        for aggregate in &batch.aggregates {
+            let plan = if plans.by_id.contains_key(&aggregate.plan) {
+                aggregate.plan
+            } else {
+                plans.current.id
+            };
+            let figures = Figures::of(aggregate);
+            let start = aggregate.minute.saturating_mul(MINUTE);
+            for (deltas, resolution) in deltas.iter_mut().zip(RESOLUTIONS) {
+                let key = Key {
+                    bucket: start / resolution * resolution,
+                    namespace: aggregate.namespace.as_str().as_bytes(),
+                    function: aggregate.function.as_str().as_bytes(),
+                    trigger: aggregate.trigger.as_bytes(),
+                    plan,
+                    version: version_prefix(&aggregate.version),
+                }
+                .encode();
+                deltas.entry(key).or_default().merge(&figures);
+            }
+        }
+        let [minutes, hours, days] = &self.trees;
+        (minutes, hours, days, &self.seen)
+            .transaction(|(minutes, hours, days, seen)| {
+                for (tree, deltas) in [minutes, hours, days].into_iter().zip(&deltas) {
+                    for (key, delta) in deltas {
+                        let value = match tree.get(key)? {
+                            Some(old) => {
+                                let mut figures = Figures::decode(&old)
+                                    .map_err(ConflictableTransactionError::Abort)?;
+                                figures.merge(delta);
+                                figures.encode()
+                            }
+                            None => delta.encode(),
+                        };
+                        tree.insert(key.as_slice(), value)?;
+                    }
+                }
+                seen.insert(seen_key.as_slice(), &batch.seq.to_be_bytes())?;
+                Ok::<_, ConflictableTransactionError<Error>>(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Abort(e) => e,
+                TransactionError::Storage(e) => Error::Sled(e),
+            })?;
+        self.db.flush()?;
+        Ok(true)
+    }
+}
+
+fn decode_u64(bytes: &[u8]) -> u64 {
+    bytes.try_into().map(u64::from_be_bytes).unwrap_or(0)
+}

@@ -143,8 +143,10 @@ impl State {
     ) -> Result<Self, Error> {
         let metrics = metrics::Metrics::register(&registry)?;
         metrics.revision.set(store.revision() as i64);
-        let ledger = usage::Ledger::open(store.db(), config.price_plan.as_ref())
-            .map_err(|source| Error::Store { dir: config.store_dir.display().to_string(), source })?;
+        let ledger =
+            usage::Ledger::open(store.db(), config.price_plan.as_ref()).map_err(|source| {
+                Error::Store { dir: config.store_dir.display().to_string(), source }
+            })?;
         let usage_metrics = usage::Metrics::register(&registry)?;
         Ok(Self {
             config,

@@ -38,6 +38,8 @@ struct Args {
     /// How long requests in flight may finish after SIGTERM
     #[arg(long, env = "FLINT_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
     grace: Duration,
+    #[command(flatten)]
+    plan: flint_controller::usage::flags::PlanFlags,
 }
 
 #[tokio::main]
@@ -46,6 +48,7 @@ async fn main() -> anyhow::Result<()> {
     flint_api::server::init_logging();
     let mut config = flint_controller::Config::new(args.data.join("store"));
     config.max_upload_bytes = args.max_upload_bytes;
+    config.price_plan = args.plan.spec();
 
     // Validation needs the engine's settings, not its instance pool: keep the pool tiny.
     let settings = flint_engine::Settings { max_instances: 1, ..flint_engine::Settings::default() };

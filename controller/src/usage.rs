@@ -17,6 +17,7 @@
 //! Every call here blocks (sled): call it from `spawn_blocking`.
 
 pub mod codec;
+pub mod flags;
 pub mod ledger;
 pub mod query;
 
@@ -226,12 +227,8 @@ pub fn report(params: &Params, answer: &Answer) -> UsageReport {
         .collect();
     let totals = figures(&answer.totals, plans);
     let credit: f64 = answer.free_tier.iter().map(|f| f.credit).sum();
-    let mut used: Vec<PricePlan> = answer
-        .totals
-        .per_plan
-        .iter()
-        .filter_map(|(id, _, _)| plans.get(id).cloned())
-        .collect();
+    let mut used: Vec<PricePlan> =
+        answer.totals.per_plan.iter().filter_map(|(id, _, _)| plans.get(id).cloned()).collect();
     used.sort_by_key(|p| p.id);
     let at = |s: u64| Timestamp::from_second(s as i64).unwrap_or(Timestamp::UNIX_EPOCH);
     UsageReport {

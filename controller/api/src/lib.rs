@@ -42,9 +42,9 @@ pub use name::{DEFAULT_NAMESPACE, Digest, InvalidId, MAX_NAME_LEN, Name};
 use serde::{Deserialize, Serialize};
 pub use trigger::{HTTP_METHODS, HttpTrigger, Trigger, TriggerRequest, TriggerSpec};
 pub use usage::{
-    BatchAck, CSV_COLUMNS, CSV_CONTENT_TYPE, DurationHistogram, FreeTier, GroupBy, OutcomeCounts,
-    PricePlan, PricePlanSpec, UsageAggregate, UsageBatch, UsageFigures, UsageQuery, UsageReport,
-    UsageRow, MIB_PER_GB, MICROS_PER_SECOND, billed_us, gb_seconds,
+    BatchAck, CSV_COLUMNS, CSV_CONTENT_TYPE, DurationHistogram, FreeTier, GroupBy, MIB_PER_GB,
+    MICROS_PER_SECOND, OutcomeCounts, PricePlan, PricePlanSpec, UsageAggregate, UsageBatch,
+    UsageFigures, UsageQuery, UsageReport, UsageRow, billed_us, gb_seconds,
 };
 
 /// Response header carrying the controller's store revision after the request.

@@ -347,7 +347,10 @@ impl PricePlanSpec {
             || currency.len() > 8
             || !currency.bytes().all(|b| b.is_ascii_alphanumeric())
         {
-            return Err(FieldError::new("currency", format!("`{currency}` is not a currency code")));
+            return Err(FieldError::new(
+                "currency",
+                format!("`{currency}` is not a currency code"),
+            ));
         }
         Ok(PricePlan {
             id: base.id,
@@ -686,9 +689,8 @@ mod tests {
     #[test]
     fn plan_specs_override_and_are_checked() {
         let base = PricePlan::default();
-        let plan = PricePlanSpec { granularity_us: Some(1), ..Default::default() }
-            .apply(&base)
-            .unwrap();
+        let plan =
+            PricePlanSpec { granularity_us: Some(1), ..Default::default() }.apply(&base).unwrap();
         assert_eq!((plan.granularity_us, plan.per_gb_second), (1, base.per_gb_second));
         let err = PricePlanSpec { granularity_us: Some(0), ..Default::default() }
             .apply(&base)

@@ -69,11 +69,11 @@ impl Acc {
 
     /// `(request cost, compute cost)` under the plans the usage was recorded with.
     pub fn cost(&self, plans: &HashMap<u64, PricePlan>) -> (f64, f64) {
-        self.per_plan.iter().fold((0.0, 0.0), |(r, c), (plan, requests, mb_billed_us)| {
-            match plans.get(plan) {
-                Some(plan) => (r + plan.request_cost(*requests), c + plan.compute_cost(*mb_billed_us)),
-                None => (r, c),
-            }
+        self.per_plan.iter().fold((0.0, 0.0), |(r, c), (plan, requests, mb_billed_us)| match plans
+            .get(plan)
+        {
+            Some(plan) => (r + plan.request_cost(*requests), c + plan.compute_cost(*mb_billed_us)),
+            None => (r, c),
         })
     }
 }
@@ -202,10 +202,8 @@ impl Ledger {
                 for ((_, plan_id, ns), (requests, mb_billed_us)) in records {
                     let Some(plan) = plans.by_id.get(&plan_id) else { continue };
                     let (used_requests, used_mb_us) = consumed.entry(ns.clone()).or_default();
-                    let free_requests = plan
-                        .free_requests_per_month
-                        .saturating_sub(*used_requests)
-                        .min(requests);
+                    let free_requests =
+                        plan.free_requests_per_month.saturating_sub(*used_requests).min(requests);
                     let allowance_mb_us = (plan.free_gb_seconds_per_month
                         * (flint_api::MIB_PER_GB * flint_api::MICROS_PER_SECOND) as f64)
                         as u64;
@@ -215,14 +213,15 @@ impl Ledger {
                     if in_period && (free_requests > 0 || free_mb_us > 0) {
                         let Ok(name) = String::from_utf8(ns).map(Name::try_from) else { continue };
                         let Ok(name) = name else { continue };
-                        let entry = used.entry(name.as_str().as_bytes().to_vec()).or_insert_with(
-                            || FreeTier {
-                                namespace: name.clone(),
-                                requests: 0,
-                                gb_seconds: 0.0,
-                                credit: 0.0,
-                            },
-                        );
+                        let entry =
+                            used.entry(name.as_str().as_bytes().to_vec()).or_insert_with(|| {
+                                FreeTier {
+                                    namespace: name.clone(),
+                                    requests: 0,
+                                    gb_seconds: 0.0,
+                                    credit: 0.0,
+                                }
+                            });
                         entry.requests += free_requests;
                         entry.gb_seconds += flint_api::gb_seconds(free_mb_us);
                         entry.credit += plan.cost(free_requests, free_mb_us);

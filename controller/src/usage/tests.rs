@@ -35,7 +35,13 @@ fn aggregate(function: &str, minute: u64, ok: u64, wall_ms: u64) -> UsageAggrega
 }
 
 fn batch(boot: u64, seq: u64, aggregates: Vec<UsageAggregate>) -> UsageBatch {
-    UsageBatch { id: UsageBatch::make_id("i", boot, seq), invoker: "i".into(), boot, seq, aggregates }
+    UsageBatch {
+        id: UsageBatch::make_id("i", boot, seq),
+        invoker: "i".into(),
+        boot,
+        seq,
+        aggregates,
+    }
 }
 
 fn all(from: u64, to: u64, by_function: bool, step: Option<u64>) -> Query {

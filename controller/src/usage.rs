@@ -157,6 +157,7 @@ impl Params {
             namespace: name("namespace")?,
             function: name("function")?,
             by_function: group_by.contains(&GroupBy::Function),
+            by_trigger: group_by.contains(&GroupBy::Trigger),
             step,
         };
         Ok(Self { query, group_by })
@@ -222,11 +223,12 @@ pub fn report(params: &Params, answer: &Answer) -> UsageReport {
             start: group.start.and_then(|s| Timestamp::from_second(s as i64).ok()),
             namespace: group.function.as_ref().map(|(ns, _)| ns.clone()),
             function: group.function.as_ref().map(|(_, f)| f.clone()),
+            trigger: group.trigger.clone(),
             figures: figures(&group.acc, plans),
         })
         .collect();
     let totals = figures(&answer.totals, plans);
-    let credit: f64 = answer.free_tier.iter().map(|f| f.credit).sum();
+    let credit = answer.free_tier.iter().fold(0.0, |sum, f| sum + f.credit);
     let mut used: Vec<PricePlan> =
         answer.totals.per_plan.iter().filter_map(|(id, _, _)| plans.get(id).cloned()).collect();
     used.sort_by_key(|p| p.id);

@@ -34,7 +34,7 @@ pub struct UsageArgs {
     #[arg(long, value_name = "TIME")]
     pub to: Option<Timestamp>,
 
-    /// Rows per function, minute, hour or day [default: function; hour with NAME]
+    /// Rows per function, trigger, minute, hour or day [default: function; hour with NAME]
     #[arg(long, value_name = "GROUP", value_parser = parse_group)]
     pub by: Option<GroupBy>,
 
@@ -82,7 +82,13 @@ fn query(args: &UsageArgs, global: &Global, now: Timestamp) -> anyhow::Result<Us
 
 fn table(report: &UsageReport) -> String {
     let by_time = report.group_by.iter().any(|g| g.seconds().is_some());
-    let first = if by_time { "START" } else { "FUNCTION" };
+    let first = if by_time {
+        "START"
+    } else if report.group_by.contains(&GroupBy::Trigger) {
+        "TRIGGER"
+    } else {
+        "FUNCTION"
+    };
     let mut table = Table::new(&[
         first,
         "INVOCATIONS",
@@ -109,12 +115,13 @@ fn table(report: &UsageReport) -> String {
         ]
     };
     for row in &report.rows {
-        let label = match (row.start, &row.namespace, &row.function) {
-            (Some(start), _, _) => start.to_string(),
-            (None, Some(ns), Some(f)) if ns.as_str() != flint_api::DEFAULT_NAMESPACE => {
+        let label = match (row.start, &row.namespace, &row.function, &row.trigger) {
+            (Some(start), ..) => start.to_string(),
+            (None, _, _, Some(trigger)) => trigger.clone(),
+            (None, Some(ns), Some(f), _) if ns.as_str() != flint_api::DEFAULT_NAMESPACE => {
                 format!("{ns}/{f}")
             }
-            (None, _, Some(f)) => f.to_string(),
+            (None, _, Some(f), _) => f.to_string(),
             _ => "-".to_owned(),
         };
         table.row(cells(label, &row.figures));

@@ -403,11 +403,13 @@ pub enum GroupBy {
     Hour,
     /// One row per day (UTC).
     Day,
+    /// One row per trigger kind.
+    Trigger,
 }
 
 impl GroupBy {
     /// Every value, as the API spells it.
-    pub const ALL: [Self; 4] = [Self::Function, Self::Minute, Self::Hour, Self::Day];
+    pub const ALL: [Self; 5] = [Self::Function, Self::Minute, Self::Hour, Self::Day, Self::Trigger];
 
     /// The value as the API spells it.
     pub fn as_str(self) -> &'static str {
@@ -416,13 +418,14 @@ impl GroupBy {
             Self::Minute => "minute",
             Self::Hour => "hour",
             Self::Day => "day",
+            Self::Trigger => "trigger",
         }
     }
 
     /// The length of a time bucket in seconds, for the time groupings.
     pub fn seconds(self) -> Option<u64> {
         match self {
-            Self::Function => None,
+            Self::Function | Self::Trigger => None,
             Self::Minute => Some(60),
             Self::Hour => Some(3600),
             Self::Day => Some(86_400),
@@ -441,7 +444,10 @@ impl std::str::FromStr for GroupBy {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::ALL.into_iter().find(|g| g.as_str() == s).ok_or_else(|| {
-            FieldError::new("group_by", format!("`{s}` is not one of minute, hour, day, function"))
+            FieldError::new(
+                "group_by",
+                format!("`{s}` is not one of minute, hour, day, function, trigger"),
+            )
         })
     }
 }
@@ -457,7 +463,8 @@ pub struct UsageQuery {
     pub namespace: Option<Name>,
     /// Only this function (needs `namespace`, else any namespace's function of that name).
     pub function: Option<Name>,
-    /// How rows are grouped; several (`function,hour`) give one row per function and hour.
+    /// How rows are grouped; several (`function,trigger,hour`) give one row
+    /// per function, trigger kind and hour.
     pub group_by: Vec<GroupBy>,
 }
 
@@ -542,6 +549,9 @@ pub struct UsageRow {
     /// The function (function grouping only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function: Option<Name>,
+    /// The trigger kind (trigger grouping only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
     /// The figures.
     #[serde(flatten)]
     pub figures: UsageFigures,
@@ -589,6 +599,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "start",
     "namespace",
     "function",
+    "trigger",
     "invocations",
     "ok",
     "error",
@@ -624,6 +635,7 @@ impl UsageReport {
                 row.start.map(|t| t.to_string()).unwrap_or_default(),
                 row.namespace.as_ref().map(ToString::to_string).unwrap_or_default(),
                 row.function.as_ref().map(ToString::to_string).unwrap_or_default(),
+                row.trigger.clone().unwrap_or_default(),
                 f.invocations.to_string(),
                 f.counts.ok.to_string(),
                 f.counts.error.to_string(),

@@ -29,6 +29,8 @@ pub struct Query {
     pub function: Option<Name>,
     /// One group per function.
     pub by_function: bool,
+    /// One group per trigger kind.
+    pub by_trigger: bool,
     /// One group per time bucket of this many seconds (a multiple of 60),
     /// aligned to the epoch.
     pub step: Option<u64>,
@@ -85,6 +87,8 @@ pub struct Group {
     pub start: Option<u64>,
     /// Its namespace and function, when grouping by function.
     pub function: Option<(Name, Name)>,
+    /// Its trigger kind, when grouping by trigger.
+    pub trigger: Option<String>,
     /// Its figures.
     pub acc: Acc,
 }
@@ -128,13 +132,19 @@ impl Ledger {
                 name.push(0);
                 name.extend_from_slice(key.function);
             }
+            if query.by_trigger {
+                name.push(0);
+                name.extend_from_slice(key.trigger);
+            }
             let figures = Figures::decode(figures)?;
             let group_key = (start.unwrap_or(0), name);
             let slot = match index.get(&group_key) {
                 Some(slot) => *slot,
                 None => {
                     let function = if query.by_function { Some(names(&key)?) } else { None };
-                    groups.push(Group { start, function, acc: Acc::default() });
+                    let trigger =
+                        query.by_trigger.then(|| String::from_utf8_lossy(key.trigger).into_owned());
+                    groups.push(Group { start, function, trigger, acc: Acc::default() });
                     index.insert(group_key, groups.len() - 1);
                     groups.len() - 1
                 }
@@ -143,7 +153,9 @@ impl Ledger {
             totals.add(key.plan, &figures);
             Ok(())
         })?;
-        groups.sort_by(|a, b| (a.start, &a.function).cmp(&(b.start, &b.function)));
+        groups.sort_by(|a, b| {
+            (a.start, &a.function, &a.trigger).cmp(&(b.start, &b.function, &b.trigger))
+        });
         let free_tier = if query.function.is_none() {
             self.free_tier(query.from, query.to, query.namespace.as_ref(), &plans)?
         } else {

@@ -231,7 +231,7 @@ async fn overview(state: &Arc<State>, query: Option<&str>) -> FullResponse {
             );
         }
         body.push_str("</tbody></table>");
-        let _ = write!(body, "<h2>The {} costliest functions over time</h2>", SMALL_MULTIPLES);
+        let _ = write!(body, "<h2>The {SMALL_MULTIPLES} costliest functions over time</h2>");
         body.push_str(r#"<div class="small">"#);
         for ((ns, name), _, series) in ranked.iter().take(SMALL_MULTIPLES) {
             let label = format!("{ns}/{name}: ");

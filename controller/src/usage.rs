@@ -130,7 +130,7 @@ impl Params {
                 .transpose()
         };
         let mut group_by: Vec<GroupBy> = Vec::new();
-        if let Some(groups) = param("group_by") {
+        if let Some(groups) = param("group_by").or_else(|| Some(GroupBy::default().to_string())) {
             for group in groups.split(',').filter(|g| !g.is_empty()) {
                 let group: GroupBy = group.parse()?;
                 if !group_by.contains(&group) {

@@ -3,10 +3,14 @@
 //! over HTTP and the CLI. See `flint_tests` for the harness.
 
 mod cli;
+mod dashboard;
 mod http_functions;
 mod limits;
+mod prometheus;
 mod restart;
 mod uploads;
+mod usage;
+mod usage_crash;
 
 use std::time::{Duration, Instant};
 

@@ -12,7 +12,9 @@
 //! - [`Flint`]: one `flint up` process with its own data folder.
 //! - [`guest`]: the path of a guest component, built if needed.
 //! - [`http`]: a small HTTP client returning whole responses.
+//! - [`chromium`]: headless Chromium, for the DOM and screenshots of a page.
 
+pub mod chromium;
 pub mod http;
 mod process;
 

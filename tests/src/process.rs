@@ -33,8 +33,21 @@ impl Flint {
         flint
     }
 
+    /// Starts Flint with a fresh data folder and extra `flint up` flags.
+    pub fn start_with(args: &[&str]) -> Self {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let mut flint = Self::start_in_with(temp.path(), args);
+        flint._temp = Some(temp);
+        flint
+    }
+
     /// Starts Flint on an existing data folder (to test restarts).
     pub fn start_in(data: &Path) -> Self {
+        Self::start_in_with(data, &[])
+    }
+
+    /// Starts Flint on an existing data folder with extra `flint up` flags.
+    pub fn start_in_with(data: &Path, args: &[&str]) -> Self {
         let stdout_path = data.join("stdout.log");
         let stderr_path = data.join("stderr.log");
         let stdout = File::create(&stdout_path).expect("stdout file");
@@ -51,6 +64,7 @@ impl Flint {
                 "--admin-listen",
                 "127.0.0.1:0",
             ])
+            .args(args)
             .env("RUST_LOG", "warn,flint_invoker=info,flint_controller=info")
             .env_remove("RUST_BACKTRACE")
             .stdin(Stdio::null())

@@ -3,8 +3,9 @@
 //! thousands of them: a fixed key layout that sorts by time and a varint
 //! value decode in well under a microsecond, where JSON would not.
 //!
-//! Key: bucket start (u64 seconds since the epoch, big endian, so keys sort
-//! by time) · namespace · `0` · function · `0` · trigger · `0` · plan id
+//! Key: the resolution level (0 minute, 1 hour, 2 day) · bucket start (u64
+//! seconds since the epoch, big endian, so keys of a level sort by time) ·
+//! namespace · `0` · function · `0` · trigger · `0` · plan id
 //! (u64 BE) · the first 8 bytes of the version's digest. Names and trigger
 //! kinds never contain a `0` byte.
 //!
@@ -154,6 +155,8 @@ impl Figures {
 /// The parts of a ledger key, borrowed from its bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Key<'a> {
+    /// The resolution: 0 minute, 1 hour, 2 day.
+    pub level: u8,
     /// Start of the time bucket, seconds since the epoch.
     pub bucket: u64,
     /// Namespace bytes.
@@ -172,8 +175,9 @@ impl<'a> Key<'a> {
     /// The key bytes.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(
-            8 + self.namespace.len() + self.function.len() + self.trigger.len() + 3 + 16,
+            9 + self.namespace.len() + self.function.len() + self.trigger.len() + 3 + 16,
         );
+        out.push(self.level);
         out.extend_from_slice(&self.bucket.to_be_bytes());
         for part in [self.namespace, self.function, self.trigger] {
             out.extend_from_slice(part);
@@ -187,9 +191,10 @@ impl<'a> Key<'a> {
     /// Splits key bytes into their parts.
     pub fn decode(bytes: &'a [u8]) -> Result<Self> {
         let bad = || corrupt("a usage key is malformed");
-        if bytes.len() < 8 + 3 + 16 {
+        if bytes.len() < 9 + 3 + 16 {
             return Err(bad());
         }
+        let (level, bytes) = bytes.split_at(1);
         let (bucket, rest) = bytes.split_at(8);
         let (middle, tail) = rest.split_at(rest.len() - 16);
         let mut parts = middle.split(|b| *b == 0);
@@ -200,6 +205,7 @@ impl<'a> Key<'a> {
         };
         let (plan, version) = tail.split_at(8);
         Ok(Self {
+            level: level[0],
             bucket: u64::from_be_bytes(bucket.try_into().map_err(|_| bad())?),
             namespace,
             function,
@@ -208,6 +214,14 @@ impl<'a> Key<'a> {
             version: version.try_into().map_err(|_| bad())?,
         })
     }
+}
+
+/// The start of the keys of `level` from `bucket` on.
+pub fn range_start(level: u8, bucket: u64) -> [u8; 9] {
+    let mut out = [0u8; 9];
+    out[0] = level;
+    out[1..].copy_from_slice(&bucket.to_be_bytes());
+    out
 }
 
 /// The first 8 bytes of a digest, as stored in keys.
@@ -275,6 +289,7 @@ mod tests {
 
         let digest = Digest::from_sha256(&[0xab; 32]);
         let key = Key {
+            level: 1,
             bucket: 1_700_000_040,
             namespace: b"default",
             function: b"hello",

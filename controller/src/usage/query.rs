@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use flint_api::{FreeTier, Name, PricePlan};
 
-use super::codec::{Figures, Key};
+use super::codec::{Figures, Key, range_start};
 use super::ledger::{Ledger, Plans, RESOLUTIONS};
 use super::month_start;
 use crate::store::Result;
@@ -108,6 +108,9 @@ pub struct Answer {
 
 type GroupKey = (u64, Vec<u8>);
 
+/// Billed `(requests, MiB × µs)` by `(bucket, plan, namespace)`, in that order.
+type ByNamespace = BTreeMap<(u64, u64, Vec<u8>), (u64, u64)>;
+
 impl Ledger {
     /// Reads the ledger.
     pub fn query(&self, query: &Query) -> Result<Answer> {
@@ -165,7 +168,7 @@ impl Ledger {
     }
 
     /// Calls `visit` with every record of `[from, to)` (whole minutes), read
-    /// from the coarsest trees up to `level` that fit.
+    /// from the coarsest levels up to `level` that fit.
     fn scan(
         &self,
         from: u64,
@@ -176,7 +179,8 @@ impl Ledger {
         let mut ranges = Vec::new();
         cover(from, to, level, &mut ranges);
         for (level, start, end) in ranges {
-            for item in self.trees[level].range(start.to_be_bytes()..end.to_be_bytes()) {
+            let range = range_start(level as u8, start)..range_start(level as u8, end);
+            for item in self.tree.range(range) {
                 let (key, value) = item?;
                 visit(Key::decode(&key)?, &value)?;
             }
@@ -246,13 +250,8 @@ impl Ledger {
     }
 
     /// Billed quantities in `[from, to)` by (bucket, plan, namespace), in that order.
-    fn by_namespace(
-        &self,
-        from: u64,
-        to: u64,
-        namespace: Option<&Name>,
-    ) -> Result<BTreeMap<(u64, u64, Vec<u8>), (u64, u64)>> {
-        let mut out: BTreeMap<(u64, u64, Vec<u8>), (u64, u64)> = BTreeMap::new();
+    fn by_namespace(&self, from: u64, to: u64, namespace: Option<&Name>) -> Result<ByNamespace> {
+        let mut out = ByNamespace::new();
         if from >= to {
             return Ok(out);
         }

@@ -8,7 +8,10 @@
 //!   (artifact on disk, code unloaded);
 //! - instantiation: a fresh instance of `hello-http` from its `InstancePre`,
 //!   in this process with Flint's engine;
-//! - memory: resident memory of `flint up` with 1,000 deployed idle functions.
+//! - memory: resident memory of `flint up` with 1,000 deployed idle functions;
+//! - metering: warm HTTP through Flint with metering on and through a second
+//!   `flint up --no-metering`, alternating; requests/s and the ratio (the
+//!   goal is at least 0.98).
 //!
 //! Run it with `tests/bench` (which builds in release first). Needs `wrk`.
 
@@ -25,6 +28,8 @@ use tokio_util::sync::CancellationToken;
 
 const CONNECTIONS: u32 = 50;
 const ROUNDS: usize = 3;
+/// Metering on vs off is a difference of a few percent: more rounds.
+const METERING_ROUNDS: usize = 5;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -62,6 +67,34 @@ async fn main() {
     println!("{:<12} {:>12.0} {:>10} {:>10}", "bare hyper", bare.rps, ms(bare.p50), ms(bare.p99));
     println!("{:<12} {:>12.0} {:>10} {:>10}", "flint", fl.rps, ms(fl.p50), ms(fl.p99));
     println!("ratio flint / bare hyper: {:.3}", fl.rps / bare.rps);
+
+    println!(
+        "\n# metering on vs off (a second `flint up --no-metering`), {METERING_ROUNDS} rounds alternating"
+    );
+    let unmetered = Flint::start_with(&["--no-metering"]);
+    let unmetered_client = unmetered.client();
+    deploy(&unmetered_client, &ns, "hello", "/hello", &wasm, LimitsSpec::default()).await;
+    let off_url = format!("{}/hello", unmetered.http);
+    http::wait_for(&off_url, 200).await;
+    wrk(&off_url, 2);
+    let mut on_runs = Vec::new();
+    let mut off_runs = Vec::new();
+    for round in 0..METERING_ROUNDS {
+        // Alternate which goes first, so neither always runs on a warmer machine.
+        if round % 2 == 0 {
+            on_runs.push(wrk(&flint_url, seconds));
+            off_runs.push(wrk(&off_url, seconds));
+        } else {
+            off_runs.push(wrk(&off_url, seconds));
+            on_runs.push(wrk(&flint_url, seconds));
+        }
+    }
+    let (on, off) = (median(&on_runs), median(&off_runs));
+    println!("{:<12} {:>12} {:>10} {:>10}", "metering", "requests/s", "p50", "p99");
+    println!("{:<12} {:>12.0} {:>10} {:>10}", "on", on.rps, ms(on.p50), ms(on.p99));
+    println!("{:<12} {:>12.0} {:>10} {:>10}", "off", off.rps, ms(off.p50), ms(off.p99));
+    println!("ratio metering on / off: {:.3} (goal ≥ 0.98)", on.rps / off.rps);
+    drop(unmetered);
 
     println!("\n# cold start (function scaled to zero, artifact on disk)");
     let idle = LimitsSpec { idle_timeout_ms: Some(100), ..LimitsSpec::default() };

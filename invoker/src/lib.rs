@@ -63,7 +63,7 @@ pub struct Config {
     /// This invoker's id; `None` makes one from the host name and process id.
     pub id: Option<String>,
     /// Whether invocations are metered for billing (the usage ledger and
-    /// `flint_invoker_billable_gb_seconds_total`). Off, nothing is recorded.
+    /// `flint_invoker_billable_memory_byte_seconds_total`). Off, nothing is recorded.
     pub metering: bool,
     /// Where usage waits on disk until the controller has it.
     pub usage_dir: PathBuf,

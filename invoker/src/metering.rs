@@ -79,7 +79,7 @@ pub struct Meter {
     granularity_us: AtomicU64,
     /// Set once the controller has sent a plan (else a remembered or default one is used).
     plan_known: AtomicBool,
-    gb_seconds: CounterVec,
+    byte_seconds: CounterVec,
     /// Batches in the spool, not yet acknowledged by the controller.
     pub spool_pending: IntGauge,
     /// Failed writes to the spool.
@@ -119,10 +119,11 @@ type Shard = HashMap<Key, Entry, BuildHasherDefault<KeyHasher>>;
 impl Meter {
     /// A meter; `enabled: false` makes every call a no-op.
     pub fn new(enabled: bool, registry: &Registry) -> prometheus::Result<Self> {
-        let gb_seconds = CounterVec::new(
+        let byte_seconds = CounterVec::new(
             Opts::new(
-                "invoker_billable_gb_seconds_total",
-                "Configured memory in GB × billed duration of invocations, as metered for billing.",
+                "invoker_billable_memory_byte_seconds_total",
+                "Configured memory × billed duration of invocations, as metered for billing \
+                 (GB-seconds × 2^30; Prometheus wants base units).",
             ),
             &["namespace", "function"],
         )?;
@@ -138,7 +139,7 @@ impl Meter {
             "invoker_usage_ship_failures_total",
             "Failed attempts to ship a usage batch to the controller (retried).",
         )?;
-        registry.register(Box::new(gb_seconds.clone()))?;
+        registry.register(Box::new(byte_seconds.clone()))?;
         registry.register(Box::new(spool_pending.clone()))?;
         registry.register(Box::new(spool_errors.clone()))?;
         registry.register(Box::new(ship_failures.clone()))?;
@@ -149,7 +150,7 @@ impl Meter {
             plan_id: AtomicU64::new(default.id),
             granularity_us: AtomicU64::new(default.granularity_us),
             plan_known: AtomicBool::new(false),
-            gb_seconds,
+            byte_seconds,
             spool_pending,
             spool_errors,
             ship_failures,
@@ -247,7 +248,7 @@ impl Meter {
 
     /// Takes everything recorded so far, as aggregates (one per function
     /// version, trigger kind, minute and plan), and counts the billable
-    /// GB-seconds in Prometheus.
+    /// memory-seconds in Prometheus.
     pub fn take(&self) -> Vec<UsageAggregate> {
         let mut merged: HashMap<Key, Entry, BuildHasherDefault<KeyHasher>> = HashMap::default();
         for shard in self.shards.iter() {
@@ -265,11 +266,12 @@ impl Meter {
             .into_iter()
             .map(|(key, entry)| {
                 let function = &entry.function;
-                let gb_seconds = flint_api::gb_seconds(entry.mb_billed_us);
-                if gb_seconds > 0.0 {
-                    self.gb_seconds
+                if entry.mb_billed_us > 0 {
+                    // MiB × µs to byte-seconds.
+                    let byte_seconds = entry.mb_billed_us as f64 * (1u64 << 20) as f64 / 1e6;
+                    self.byte_seconds
                         .with_label_values(&[function.namespace.as_str(), function.name.as_str()])
-                        .inc_by(gb_seconds);
+                        .inc_by(byte_seconds);
                 }
                 UsageAggregate {
                     namespace: function.namespace.clone(),
@@ -344,5 +346,76 @@ impl Hasher for KeyHasher {
 
     fn write_usize(&mut self, n: usize) {
         self.write_u64(n as u64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use flint_api::{Digest, Limits, Name};
+
+    use super::*;
+    use crate::function::Deployment;
+    use crate::metrics::Metrics;
+
+    fn function(name: &str, memory_mb: u32) -> Arc<Function> {
+        let metrics = Metrics::register(&Registry::new()).unwrap();
+        let (ns, name) = (Name::default_namespace(), name.parse::<Name>().unwrap());
+        let deployment = Deployment {
+            digest: Digest::from_sha256(&[3; 32]),
+            limits: Limits { memory_mb, ..Limits::default() },
+            env: vec![],
+        };
+        Arc::new(Function::new(ns.clone(), name.clone(), deployment, metrics.function(&ns, &name)))
+    }
+
+    fn record(start_us: u64, wall_us: u64, outcome: Outcome) -> Record {
+        Record {
+            trigger: TriggerKind::Http,
+            start_us,
+            wall_us,
+            instantiate_us: 5,
+            cold_start_us: None,
+            peak_memory_bytes: wall_us,
+            outcome,
+        }
+    }
+
+    #[test]
+    fn records_sum_per_function_minute_and_plan_across_threads() {
+        let registry = Registry::new();
+        let meter = Arc::new(Meter::new(true, &registry).unwrap());
+        meter.set_plan(&PricePlan { id: 4, granularity_us: 1000, ..PricePlan::default() });
+        let f = function("f", 256);
+        let minute = 60_000_000 * 29_000_000;
+        let threads: Vec<_> = (0..4)
+            .map(|i| {
+                let (meter, f) = (Arc::clone(&meter), Arc::clone(&f));
+                std::thread::spawn(move || {
+                    meter.record(&f, &record(minute + i, 1500, Outcome::Ok));
+                    meter.record(&f, &record(minute + 60_000_000, 10, Outcome::Error));
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        meter.rejected(&f, TriggerKind::Invoke);
+
+        let mut aggregates = meter.take();
+        aggregates.sort_by_key(|a| (a.minute, a.trigger.clone()));
+        assert_eq!(aggregates.len(), 3, "{aggregates:#?}");
+        let first = &aggregates[0];
+        assert_eq!((first.counts.ok, first.plan, first.granularity_us), (4, 4, 1000));
+        // 1.5 ms rounds up to 2 ms; 256 MiB.
+        assert_eq!((first.wall_us, first.billed_us), (6000, 8000));
+        assert_eq!(first.mb_billed_us, 256 * 8000);
+        assert_eq!(first.peak_memory_bytes, 1500);
+        assert_eq!(first.histogram.count(), 4);
+        assert_eq!(aggregates[1].counts.error, 4);
+        assert_eq!(aggregates[1].billed_us, 4000);
+        assert!(aggregates.iter().any(|a| a.trigger == "invoke" && a.counts.rejected == 1));
+        assert!(meter.take().is_empty(), "taken once");
+
+        let off = Meter::new(false, &Registry::new()).unwrap();
+        off.record(&f, &record(minute, 1, Outcome::Ok));
+        assert!(off.take().is_empty());
     }
 }

@@ -10,6 +10,7 @@ mod prometheus;
 mod restart;
 mod uploads;
 mod usage;
+mod usage_controller_crash;
 mod usage_crash;
 
 use std::time::{Duration, Instant};

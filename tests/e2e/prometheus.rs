@@ -45,20 +45,25 @@ fn check_metrics(name: &str, text: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_pass_promtool_and_the_dashboard_queries_parse() {
     let flint = Flint::start();
-    flint.deploy("hello", &guest("hello-http"), "/hello", &["--concurrency", "1", "--queue", "0"]);
-    flint.deploy("tb", &guest("testbed"), "/tb", &["--concurrency", "1", "--queue", "0"]);
+    flint.deploy("hello", &guest("hello-http"), "/hello", &[]);
+    flint.deploy("tb", &guest("testbed"), "/tb", &["--concurrency", "1", "--queue", "1"]);
     http::wait_for(&format!("{}/hello", flint.http), 200).await;
     http::wait_for(&format!("{}/tb/echo", flint.http), 200).await;
-    // Some of everything: ok, an error, a rejection, an invoke.
+    // Some of everything: ok, an error, a call that queues, a rejection, an invoke.
     http::get(&format!("{}/tb/panic", flint.http)).await;
-    let slow_url = format!("{}/tb/sleep?ms=500", flint.http);
-    let slow = tokio::spawn(async move { http::get(&slow_url).await });
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let mut slow = Vec::new();
+    for _ in 0..2 {
+        let url = format!("{}/tb/sleep?ms=500", flint.http);
+        slow.push(tokio::spawn(async move { http::get(&url).await }));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert_eq!(http::get(&format!("{}/tb/echo", flint.http)).await.status, 429);
-    slow.await.unwrap();
+    for call in slow {
+        assert_eq!(call.await.unwrap().status, 200);
+    }
     assert!(flint.cli(&["invoke", "hello"]).status.success());
     crate::usage::wait_for_usage(&flint, &UsageQuery::default(), |r| {
-        r.totals.invocations == 5 && r.totals.counts.rejected == 1
+        r.totals.invocations == 6 && r.totals.counts.rejected == 1
     })
     .await;
 
@@ -73,7 +78,7 @@ async fn metrics_pass_promtool_and_the_dashboard_queries_parse() {
         "flint_invoker_instances_running",
         "flint_invoker_queue_depth",
         "flint_invoker_rejected_total",
-        "flint_invoker_billable_gb_seconds_total",
+        "flint_invoker_billable_memory_byte_seconds_total",
         "flint_controller_usage_batches_total",
     ] {
         assert!(invoker.contains(name), "{name} is missing");

@@ -6,14 +6,16 @@ use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
 
 use flint_api::{PricePlan, PricePlanSpec, Timestamp, UsageBatch};
 
-use super::codec::{Figures, Key, version_prefix};
+use super::codec::{Figures, Key, Minutes, version_prefix};
 use super::{DAY, HOUR, MINUTE};
+
 use crate::store::{Error, Result};
 
 /// The ledger. One per controller, on the store's sled database.
 pub struct Ledger {
     pub(super) db: sled::Db,
-    /// Records per minute, hour and day (key levels 0, 1, 2): every batch
+    /// Records per minute (an hour of them per record), hour and day (key
+    /// levels 0, 1, 2): every batch
     /// updates all three, so a report over a month reads days, not 43,200
     /// minutes per function. Beside them, under [`SEEN`], the highest batch
     /// `seq` applied per invoker boot. One tree, so a batch is one atomic
@@ -121,7 +123,8 @@ impl Ledger {
         }
         let plans = self.plans();
         // Merge the batch in memory first: one read and one write per key.
-        let mut deltas: HashMap<Vec<u8>, Figures> = HashMap::new();
+        let mut minutes: HashMap<Vec<u8>, Minutes> = HashMap::new();
+        let mut rollups: HashMap<Vec<u8>, Figures> = HashMap::new();
         for aggregate in &batch.aggregates {
             let plan = if plans.by_id.contains_key(&aggregate.plan) {
                 aggregate.plan
@@ -130,10 +133,12 @@ impl Ledger {
             };
             let figures = Figures::of(aggregate);
             let start = aggregate.minute.saturating_mul(MINUTE);
+            let hour = start / HOUR * HOUR;
             for (level, resolution) in RESOLUTIONS.into_iter().enumerate() {
                 let key = Key {
                     level: level as u8,
-                    bucket: start / resolution * resolution,
+                    // Minute-level records hold an hour of minutes.
+                    bucket: start / resolution.max(HOUR) * resolution.max(HOUR),
                     namespace: aggregate.namespace.as_str().as_bytes(),
                     function: aggregate.function.as_str().as_bytes(),
                     trigger: aggregate.trigger.as_bytes(),
@@ -141,11 +146,24 @@ impl Ledger {
                     version: version_prefix(&aggregate.version),
                 }
                 .encode();
-                deltas.entry(key).or_default().merge(&figures);
+                if level == 0 {
+                    let offset = ((start - hour) / MINUTE) as u8;
+                    minutes.entry(key).or_default().add(offset, &figures);
+                } else {
+                    rollups.entry(key).or_default().merge(&figures);
+                }
             }
         }
         let mut writes = sled::Batch::default();
-        for (key, mut delta) in deltas {
+        for (key, mut delta) in minutes {
+            if let Some(old) = self.tree.get(&key)? {
+                let mut old = Minutes::decode(&old)?;
+                old.merge(&delta);
+                delta = old;
+            }
+            writes.insert(key, delta.encode());
+        }
+        for (key, mut delta) in rollups {
             if let Some(old) = self.tree.get(&key)? {
                 delta.merge(&Figures::decode(&old)?);
             }

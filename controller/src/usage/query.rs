@@ -11,9 +11,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use flint_api::{FreeTier, Name, PricePlan};
 
-use super::codec::{Figures, Key, range_start};
+use super::codec::{Figures, Key, Minutes, range_start};
 use super::ledger::{Ledger, Plans, RESOLUTIONS};
-use super::month_start;
+use super::{HOUR, MINUTE, month_start};
 use crate::store::Result;
 
 /// What to read.
@@ -139,7 +139,6 @@ impl Ledger {
                 name.push(0);
                 name.extend_from_slice(key.trigger);
             }
-            let figures = Figures::decode(figures)?;
             let group_key = (start.unwrap_or(0), name);
             let slot = match index.get(&group_key) {
                 Some(slot) => *slot,
@@ -152,8 +151,8 @@ impl Ledger {
                     groups.len() - 1
                 }
             };
-            groups[slot].acc.add(key.plan, &figures);
-            totals.add(key.plan, &figures);
+            groups[slot].acc.add(key.plan, figures);
+            totals.add(key.plan, figures);
             Ok(())
         })?;
         groups.sort_by(|a, b| {
@@ -174,15 +173,31 @@ impl Ledger {
         from: u64,
         to: u64,
         level: usize,
-        mut visit: impl FnMut(Key<'_>, &[u8]) -> Result<()>,
+        mut visit: impl FnMut(Key<'_>, &Figures) -> Result<()>,
     ) -> Result<()> {
         let mut ranges = Vec::new();
         cover(from, to, level, &mut ranges);
         for (level, start, end) in ranges {
+            if level == 0 {
+                // Minute records hold whole hours: read the hours that
+                // overlap, keep the minutes inside.
+                let range = range_start(0, start / HOUR * HOUR)..range_start(0, end);
+                for item in self.tree.range(range) {
+                    let (key, value) = item?;
+                    let key = Key::decode(&key)?;
+                    for (offset, figures) in Minutes::decode(&value)?.0 {
+                        let minute = key.bucket + u64::from(offset) * MINUTE;
+                        if (start..end).contains(&minute) {
+                            visit(Key { bucket: minute, ..key }, &figures)?;
+                        }
+                    }
+                }
+                continue;
+            }
             let range = range_start(level as u8, start)..range_start(level as u8, end);
             for item in self.tree.range(range) {
                 let (key, value) = item?;
-                visit(Key::decode(&key)?, &value)?;
+                visit(Key::decode(&key)?, &Figures::decode(&value)?)?;
             }
         }
         Ok(())
@@ -256,11 +271,10 @@ impl Ledger {
             return Ok(out);
         }
         let namespace = namespace.map(|n| n.as_str().as_bytes());
-        self.scan(from, to, RESOLUTIONS.len() - 1, |key, value| {
+        self.scan(from, to, RESOLUTIONS.len() - 1, |key, figures| {
             if namespace.is_some_and(|ns| ns != key.namespace) {
                 return Ok(());
             }
-            let figures = Figures::decode(value)?;
             let entry = out.entry((key.bucket, key.plan, key.namespace.to_vec())).or_default();
             entry.0 += figures.counts.ran();
             entry.1 += figures.mb_billed_us;

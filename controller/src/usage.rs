@@ -9,7 +9,7 @@
 //! the minute, hour and day records of what it touches, so reports over long
 //! periods read few records ([`query`]).
 //!
-//! Prices come from the [`PricePlan`](flint_api::PricePlan) the usage was
+//! Prices come from the [`PricePlan`] the usage was
 //! recorded under: plans are immutable and numbered, a change stores a new
 //! one, and every record keeps its plan's id, so a change never rewrites the
 //! cost of the past.

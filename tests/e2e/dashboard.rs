@@ -93,6 +93,7 @@ async fn a_month_of_minute_data_for_100_functions_renders_in_well_under_a_second
         .into_iter()
         .map(|boot| {
             let (names, digest, url) = (names.clone(), digest.clone(), url.clone());
+            let stderr = flint.data().join("stderr.log");
             let mine: Vec<u64> = blocks.iter().copied().skip(boot as usize).step_by(2).collect();
             tokio::spawn(async move {
                 let mut calls = 0;
@@ -111,7 +112,12 @@ async fn a_month_of_minute_data_for_100_functions_renders_in_well_under_a_second
                         }
                     }
                     body.push_str("]}");
-                    let response = http::post(&url, body).await;
+                    let response =
+                        http::try_send(http::Method::POST, &url, &[], body.into()).await;
+                    let response = response.unwrap_or_else(|e| {
+                        let log = std::fs::read_to_string(&stderr).unwrap_or_default();
+                        panic!("{e}\nflint's stderr:\n{log}")
+                    });
                     assert_eq!(response.status, 200, "{}", response.text());
                     assert!(response.text().contains(r#""applied":true"#));
                 }

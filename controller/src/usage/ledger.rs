@@ -100,7 +100,11 @@ impl Ledger {
         let mut cache = self.cache.write().unwrap_or_else(PoisonError::into_inner);
         cache.by_id.insert(next.id, next.clone());
         cache.current = next.clone();
-        tracing::info!(plan = next.id, granularity_us = next.granularity_us, "price plan set");
+        if current.id == 0 {
+            tracing::debug!(plan = next.id, "price plan created");
+        } else {
+            tracing::info!(plan = next.id, granularity_us = next.granularity_us, "price plan set");
+        }
         Ok(next)
     }
 

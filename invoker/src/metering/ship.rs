@@ -22,9 +22,9 @@ use crate::Runtime;
 const PLAN_REFRESH: Duration = Duration::from_secs(5);
 /// Backoff after a failed shipment: doubles from the first to the last.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
-/// How long shipping may go on after shutdown starts; what is left is
-/// shipped by the next start.
-const FINAL_SHIP: Duration = Duration::from_secs(5);
+/// How long shipping may go on after shutdown starts; what is left stays
+/// in the spool and is shipped by the next start.
+const FINAL_SHIP: Duration = Duration::from_secs(2);
 
 /// Running metering: stop it after the servers have drained.
 pub struct Metering {
@@ -134,18 +134,27 @@ async fn ship(runtime: Arc<Runtime>, spool: Spool, notify: Arc<Notify>, stop: Ca
     let mut plan_at = None::<Instant>;
     let mut backoff = BACKOFF.0;
     loop {
-        if plan_at.is_none_or(|at| at.elapsed() >= PLAN_REFRESH) {
-            match runtime.client.price_plan().await {
-                Ok(plan) => {
-                    use_plan(&runtime, &spool, &plan);
-                    plan_at = Some(Instant::now());
-                }
-                Err(error) => {
-                    tracing::debug!(error = %ErrorChain(&error), "cannot fetch the price plan")
+        // Whatever is in flight is abandoned at shutdown (a controller that
+        // is shutting down too may accept a connection and never answer);
+        // the final round below has its own deadline.
+        let round = async {
+            if plan_at.is_none_or(|at| at.elapsed() >= PLAN_REFRESH) {
+                match runtime.client.price_plan().await {
+                    Ok(plan) => {
+                        use_plan(&runtime, &spool, &plan);
+                        plan_at = Some(Instant::now());
+                    }
+                    Err(error) => {
+                        tracing::debug!(error = %ErrorChain(&error), "cannot fetch the price plan")
+                    }
                 }
             }
-        }
-        let shipped = ship_pending(&runtime, &spool, &mut plan_at).await;
+            ship_pending(&runtime, &spool, &mut plan_at).await
+        };
+        let shipped = tokio::select! {
+            () = stop.cancelled() => break,
+            shipped = round => shipped,
+        };
         let wait = if shipped {
             backoff = BACKOFF.0;
             PLAN_REFRESH

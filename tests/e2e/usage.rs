@@ -38,7 +38,7 @@ async fn the_ledger_counts_every_call_and_prices_it_by_the_plan() {
         "1s",
         "--price-gb-second",
         "2",
-        "--price-million-requests",
+        "--price-per-million-requests",
         "1000000",
         "--free-requests",
         "5",
@@ -179,7 +179,7 @@ async fn the_ledger_counts_every_call_and_prices_it_by_the_plan() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_change_prices_new_usage_and_keeps_the_old_prices() {
     let flint =
-        Flint::start_with(&["--price-million-requests", "1000000", "--price-gb-second", "0"]);
+        Flint::start_with(&["--price-per-million-requests", "1000000", "--price-gb-second", "0"]);
     flint.deploy("hello", &guest("hello-http"), "/hello", &[]);
     let url = format!("{}/hello", flint.http);
     http::wait_for(&url, 200).await;

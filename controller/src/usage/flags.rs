@@ -15,8 +15,8 @@ pub struct PlanFlags {
     #[arg(long, env = "FLINT_PRICE_GB_SECOND", value_name = "PRICE")]
     pub price_gb_second: Option<f64>,
     /// Price of one million invocations [default: 0.20]
-    #[arg(long, env = "FLINT_PRICE_MILLION_REQUESTS", value_name = "PRICE")]
-    pub price_million_requests: Option<f64>,
+    #[arg(long, env = "FLINT_PRICE_PER_MILLION_REQUESTS", value_name = "PRICE")]
+    pub price_per_million_requests: Option<f64>,
     /// Each invocation's duration is rounded up to a multiple of this, 1us to 60s [default: 1ms]
     #[arg(long, env = "FLINT_BILLING_GRANULARITY", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub billing_granularity: Option<Duration>,
@@ -37,7 +37,7 @@ impl PlanFlags {
         let spec = PricePlanSpec {
             currency: self.currency.clone(),
             per_gb_second: self.price_gb_second,
-            per_million_requests: self.price_million_requests,
+            per_million_requests: self.price_per_million_requests,
             granularity_us: self.billing_granularity.map(|d| d.as_micros() as u64),
             free_requests_per_month: self.free_requests,
             free_gb_seconds_per_month: self.free_gb_seconds,

@@ -9,6 +9,7 @@ pub mod logs;
 pub mod ls;
 pub mod new;
 pub mod rm;
+pub mod schedule;
 pub mod up;
 pub mod usage;
 
@@ -94,6 +95,8 @@ pub enum Command {
     Ls(ls::LsArgs),
     /// Show a function: limits, environment, versions and triggers
     Describe(describe::DescribeArgs),
+    /// Add, list and remove schedules of deployed functions
+    Schedule(schedule::ScheduleArgs),
     /// Delete functions, with their versions and triggers
     #[command(visible_alias = "delete")]
     Rm(rm::RmArgs),
@@ -116,6 +119,7 @@ pub async fn run(command: Command, global: &Global) -> anyhow::Result<()> {
         Command::Invoke(args) => invoke::run(args, global).await,
         Command::Ls(args) => ls::run(args, global).await,
         Command::Describe(args) => describe::run(args, global).await,
+        Command::Schedule(args) => schedule::run(args, global).await,
         Command::Rm(args) => rm::run(args, global).await,
         Command::Logs(args) => logs::run(args, global).await,
         Command::Usage(args) => usage::run(args, global).await,

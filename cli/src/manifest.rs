@@ -16,6 +16,16 @@
 //! route = "/hello"                 # path prefix
 //! host = "example.com"             # optional
 //! methods = ["GET", "POST"]        # optional, upper case; none means all
+//!
+//! [[function.schedule]]            # zero or more schedules (flint_api::ScheduleTrigger)
+//! cron = "0 9 * * MON-FRI"         # 5 or 6 fields, @hourly, @daily, @weekly, @every 30s
+//! timezone = "Europe/Berlin"       # optional, IANA, default UTC
+//! payload = '{"report": "daily"}'  # optional body, with content_type
+//! content_type = "application/json"
+//! path = "/"                       # optional, the path the function sees
+//! missed = "once"                  # optional: skip (default), once, all
+//! max_catch_up = 10                # optional, with missed = "all"
+//! retry = { attempts = 3, initial_backoff_ms = 1000, multiplier = 2.0, max_backoff_ms = 60000 }
 //! ```
 //!
 //! Every table refuses unknown fields. [`Manifest::parse`] checks what the
@@ -28,7 +38,8 @@
 //!
 //! Triggers get names derived from their function, so a redeploy replaces
 //! them: `{function}-http` for a single route, `{function}-http-1`,
-//! `{function}-http-2`… for several ([`trigger_names`]).
+//! `{function}-http-2`… for several, and `{function}-schedule…` likewise
+//! ([`trigger_names`]).
 //!
 //! This module depends on `flint-api` only. A new trigger kind is one more
 //! `Vec` in `RawFunction` and [`Function`], checked in [`Manifest::parse`]
@@ -39,7 +50,9 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use flint_api::{FunctionSpec, HttpTrigger, InvalidId, Limits, LimitsSpec, Name, TriggerSpec};
+use flint_api::{
+    FunctionSpec, HttpTrigger, InvalidId, Limits, LimitsSpec, Name, ScheduleTrigger, TriggerSpec,
+};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -77,15 +90,20 @@ pub struct Function {
     pub spec: FunctionSpec,
     /// The HTTP routes, each with its trigger name.
     pub http: Vec<(Name, HttpTrigger)>,
+    /// The schedules, each with its trigger name.
+    pub schedules: Vec<(Name, ScheduleTrigger)>,
 }
 
 impl Function {
     /// Every trigger the function declares, by name: what `flint deploy` makes exist.
     pub fn triggers(&self) -> Vec<(Name, TriggerSpec)> {
-        self.http
+        let http =
+            self.http.iter().map(|(name, http)| (name.clone(), TriggerSpec::Http(http.clone())));
+        let schedules = self
+            .schedules
             .iter()
-            .map(|(name, http)| (name.clone(), TriggerSpec::Http(http.clone())))
-            .collect()
+            .map(|(name, schedule)| (name.clone(), TriggerSpec::Schedule(schedule.clone())));
+        http.chain(schedules).collect()
     }
 }
 
@@ -127,6 +145,8 @@ struct RawFunction {
     limits: Option<Spanned<LimitsSpec>>,
     #[serde(default)]
     http: Vec<Spanned<HttpTrigger>>,
+    #[serde(default)]
+    schedule: Vec<Spanned<ScheduleTrigger>>,
 }
 
 impl Manifest {
@@ -224,14 +244,30 @@ impl Manifest {
                 spec.limits.resolve(&Limits::default()).map_err(|e| fail(span, e.to_string()))?;
             }
 
-            let trigger_names = trigger_names(&name, "http", function.http.len()).map_err(|e| {
-                fail(
-                    function.name.span(),
-                    format!("its trigger names would be invalid ({e}); use a shorter name"),
-                )
-            })?;
+            let names = |kind: &str, count: usize| {
+                trigger_names(&name, kind, count).map_err(|e| {
+                    fail(
+                        function.name.span(),
+                        format!("its trigger names would be invalid ({e}); use a shorter name"),
+                    )
+                })
+            };
+            let http_names = names("http", function.http.len())?;
+            let schedule_names = names("schedule", function.schedule.len())?;
+            // Two triggers may not share a name, whatever their kind.
+            let mut claim = |trigger_name: &Name, span: Range<usize>| match trigger_owner
+                .insert(trigger_name.clone(), name.clone())
+            {
+                Some(other) => Err(fail(
+                    span,
+                    format!(
+                        "its trigger name `{trigger_name}` is also the name of a trigger of `{other}`"
+                    ),
+                )),
+                None => Ok(()),
+            };
             let mut http = Vec::with_capacity(function.http.len());
-            for (trigger_name, route) in trigger_names.into_iter().zip(function.http) {
+            for (trigger_name, route) in http_names.into_iter().zip(function.http) {
                 let span = route.span();
                 let route = route.into_inner();
                 route.validate().map_err(|e| fail(span.clone(), e.to_string()))?;
@@ -252,6 +288,15 @@ impl Manifest {
                     ));
                 }
                 routes.insert(key, (name.clone(), span.clone()));
+                claim(&trigger_name, span)?;
+                http.push((trigger_name, route));
+            }
+
+            let mut schedules = Vec::with_capacity(function.schedule.len());
+            for (trigger_name, schedule) in schedule_names.into_iter().zip(function.schedule) {
+                let span = schedule.span();
+                let schedule = schedule.into_inner();
+                schedule.validate().map_err(|e| fail(span.clone(), e.to_string()))?;
                 if let Some(other) = trigger_owner.insert(trigger_name.clone(), name.clone()) {
                     return Err(fail(
                         span,
@@ -260,7 +305,7 @@ impl Manifest {
                         ),
                     ));
                 }
-                http.push((trigger_name, route));
+                schedules.push((trigger_name, schedule));
             }
 
             functions.push(Function {
@@ -270,6 +315,7 @@ impl Manifest {
                 workdir: dir.join(workdir),
                 spec,
                 http,
+                schedules,
                 name,
             });
         }

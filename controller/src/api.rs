@@ -16,7 +16,10 @@
 //! | GET | `/v1/watch?since=REV&wait_ms=T` | the change feed |
 //! | GET | `/v1/blobs/{digest}` | the wasm of a version (`application/wasm`) |
 //! | GET | `/v1/invokers` | registered invokers |
+//! | GET | `/v1/namespaces/{ns}/triggers/{name}/runs` | a schedule's last and next fire times and recent runs |
 //! | PUT | `/v1/invokers/{id}` | an invoker registers |
+//! | POST | `/v1/scheduler/lease`, `/v1/scheduler/fires`, `/v1/scheduler/runs` | invokers coordinate schedules |
+//! | GET | `/v1/scheduler/cursors` | the last fire time of every schedule |
 //! | POST | `/v1/logs` | invokers ship guest logs |
 //! | GET | `/v1/usage?from=&to=&namespace=&function=&group_by=&format=` | usage and cost, JSON or CSV |
 //! | POST | `/v1/usage/batches` | invokers ship usage ([`UsageBatch`](flint_api::UsageBatch)) |
@@ -26,6 +29,7 @@
 mod feed;
 mod functions;
 pub mod invoke;
+mod scheduler;
 mod triggers;
 mod usage;
 
@@ -80,6 +84,7 @@ async fn route(
             };
             triggers::route(state, request, ns, rest).await
         }
+        ["v1", "scheduler", ref rest @ ..] => scheduler::route(state, request, rest).await,
         ["v1", "watch"] => {
             ("/v1/watch", only(&method, Method::GET, feed::watch(state, &request)).await)
         }
@@ -169,6 +174,7 @@ fn store_error(error: &store::Error) -> FullResponse {
             server::error(StatusCode::NOT_FOUND, error.to_string())
         }
         store::Error::Conflict(_) => server::error(StatusCode::CONFLICT, error.to_string()),
+        store::Error::NotLeader(_) => server::error(StatusCode::FORBIDDEN, error.to_string()),
         _ => {
             tracing::error!(error = %flint_api::ErrorChain(error), "store failed");
             server::error(

@@ -18,7 +18,7 @@ use flint_api::{
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sled::Transactional;
+use sled::Transactional as _;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use tokio::sync::watch;
 
@@ -53,6 +53,9 @@ pub enum Error {
     /// The request clashes with what is stored.
     #[error("{0}")]
     Conflict(String),
+    /// The asker is not (or no longer) the scheduler lease's holder.
+    #[error("{0}")]
+    NotLeader(String),
     /// sled failed.
     #[error("the store failed")]
     Sled(#[from] sled::Error),
@@ -72,6 +75,10 @@ pub struct Store {
     blobs: sled::Tree,
     blob_refs: sled::Tree,
     triggers: sled::Tree,
+    /// Per schedule trigger, its [`flint_api::scheduler::Cursor`].
+    cursors: sled::Tree,
+    /// Per schedule trigger, its recent runs (see `schedules`).
+    runs: sled::Tree,
     changes: sled::Tree,
     meta: sled::Tree,
     writer: Mutex<()>,
@@ -84,6 +91,7 @@ enum Write {
     Remove { tree: TreeId, key: Vec<u8> },
 }
 
+/// The trees a transaction writes, in the order of `Store::trees`.
 #[derive(Clone, Copy)]
 enum TreeId {
     Functions,
@@ -91,6 +99,9 @@ enum TreeId {
     Blobs,
     BlobRefs,
     Triggers,
+    Cursors,
+    Changes,
+    Meta,
 }
 
 impl Store {
@@ -114,6 +125,8 @@ impl Store {
             blobs: db.open_tree("blobs")?,
             blob_refs: db.open_tree("blob_refs")?,
             triggers: db.open_tree("triggers")?,
+            cursors: db.open_tree("schedule_cursors")?,
+            runs: db.open_tree("schedule_runs")?,
             changes: db.open_tree("changes")?,
             meta,
             db,
@@ -246,6 +259,8 @@ impl Store {
         for trigger in scan::<Trigger>(&self.triggers, &prefix1(ns))? {
             if &trigger.function == name {
                 writes.push(Write::Remove { tree: TreeId::Triggers, key: key2(ns, &trigger.name) });
+                writes.push(Write::Remove { tree: TreeId::Cursors, key: key2(ns, &trigger.name) });
+                self.forget_runs(ns, &trigger.name)?;
                 changes.push(Change::TriggerDeleted { namespace: ns.clone(), name: trigger.name });
             }
         }
@@ -298,6 +313,7 @@ impl Store {
         }
         let existing: Option<Trigger> = get(&self.triggers, &key2(ns, name))?;
         let created = existing.is_none();
+        let same_spec = existing.as_ref().is_some_and(|t| t.spec == request.spec);
         let trigger = Trigger {
             namespace: ns.clone(),
             name: name.clone(),
@@ -305,7 +321,13 @@ impl Store {
             spec: request.spec,
             created_at: existing.map_or_else(Timestamp::now, |t| t.created_at),
         };
-        let writes = vec![put(TreeId::Triggers, key2(ns, name), &trigger)?];
+        let mut writes = vec![put(TreeId::Triggers, key2(ns, name), &trigger)?];
+        match &trigger.spec {
+            // A new or changed schedule starts now: times before are not missed.
+            TriggerSpec::Schedule(_) if !same_spec => writes.push(self.new_cursor(ns, name)?),
+            TriggerSpec::Schedule(_) => {}
+            _ => writes.push(Write::Remove { tree: TreeId::Cursors, key: key2(ns, name) }),
+        }
         self.commit(writes, vec![Change::TriggerPut { trigger: trigger.clone() }])?;
         Ok((trigger, created))
     }
@@ -336,7 +358,11 @@ impl Store {
     pub fn delete_trigger(&self, ns: &Name, name: &Name) -> Result<()> {
         let _writer = self.lock();
         self.trigger(ns, name)?;
-        let writes = vec![Write::Remove { tree: TreeId::Triggers, key: key2(ns, name) }];
+        let writes = vec![
+            Write::Remove { tree: TreeId::Triggers, key: key2(ns, name) },
+            Write::Remove { tree: TreeId::Cursors, key: key2(ns, name) },
+        ];
+        self.forget_runs(ns, name)?;
         self.commit(
             writes,
             vec![Change::TriggerDeleted { namespace: ns.clone(), name: name.clone() }],
@@ -393,39 +419,35 @@ impl Store {
                 serde_json::to_vec(change).map_err(Error::Corrupt)?,
             ));
         }
-        let trees = (
+        let trees = [
             &self.functions,
             &self.versions,
             &self.blobs,
             &self.blob_refs,
             &self.triggers,
+            &self.cursors,
             &self.changes,
             &self.meta,
-        );
-        trees
-            .transaction(|(functions, versions, blobs, blob_refs, triggers, changes, meta)| {
+        ];
+        trees[..]
+            .transaction(|views| {
                 for write in &writes {
-                    let (tree, key) = match write {
-                        Write::Put { tree, key, .. } | Write::Remove { tree, key } => (*tree, key),
-                    };
-                    let tree = match tree {
-                        TreeId::Functions => functions,
-                        TreeId::Versions => versions,
-                        TreeId::Blobs => blobs,
-                        TreeId::BlobRefs => blob_refs,
-                        TreeId::Triggers => triggers,
-                    };
                     match write {
-                        Write::Put { value, .. } => {
-                            tree.insert(key.as_slice(), value.as_slice())?
+                        Write::Put { tree, key, value } => {
+                            views[*tree as usize].insert(key.as_slice(), value.as_slice())?
                         }
-                        Write::Remove { .. } => tree.remove(key.as_slice())?,
+                        Write::Remove { tree, key } => {
+                            views[*tree as usize].remove(key.as_slice())?
+                        }
                     };
                 }
+                let changes = &views[TreeId::Changes as usize];
                 for (revision, change) in &feed {
                     changes.insert(revision, change.as_slice())?;
                 }
-                meta.insert(REVISION_KEY, &last.to_be_bytes())?;
+                if !feed.is_empty() {
+                    views[TreeId::Meta as usize].insert(REVISION_KEY, &last.to_be_bytes())?;
+                }
                 Ok::<_, ConflictableTransactionError<Error>>(())
             })
             .map_err(|e| match e {
@@ -436,7 +458,9 @@ impl Store {
         if last >= FEED_RETAINED && last % 1000 < changes.len() as u64 {
             self.trim_feed(last - FEED_RETAINED)?;
         }
-        self.revision.send_replace(last);
+        if !changes.is_empty() {
+            self.revision.send_replace(last);
+        }
         Ok(())
     }
 
@@ -485,5 +509,6 @@ fn decode_u64(bytes: &[u8]) -> u64 {
     bytes.try_into().map(u64::from_be_bytes).unwrap_or(0)
 }
 
+mod schedules;
 #[cfg(test)]
 mod tests;

@@ -257,6 +257,11 @@ impl Invoker {
         let stop_servers = shutdown.child_token();
         let stop_background = CancellationToken::new();
         tasks.spawn(feed::follow(Arc::clone(&runtime), stop_background.clone()));
+        tasks.spawn(trigger::schedule::run(
+            Arc::clone(&runtime),
+            info.id.clone(),
+            stop_background.clone(),
+        ));
         tasks.spawn(feed::heartbeat(Arc::clone(&runtime), info, stop_background.clone()));
         tasks.spawn(feed::reap(Arc::clone(&runtime), stop_background.clone()));
         let shipper = tokio::spawn(logs::ship(

@@ -38,6 +38,14 @@ pub struct Metrics {
     pub logs_dropped: IntCounter,
     /// Requests the ingress could not route.
     pub unrouted: IntCounter,
+    /// Schedule runs, by namespace, trigger and outcome (`ok`, `failed`): each attempt counts.
+    pub schedule_runs: IntCounterVec,
+    /// Seconds between a schedule's fire time and the start of its run.
+    pub schedule_lag_seconds: HistogramVec,
+    /// Fire times that passed without a run (missed-run policy).
+    pub schedule_missed: IntCounterVec,
+    /// Retries of failed schedule runs.
+    pub schedule_retries: IntCounterVec,
 }
 
 /// The handles of one function, each created on first use so an idle
@@ -142,6 +150,33 @@ impl Metrics {
         )?;
         let unrouted =
             IntCounter::new("invoker_http_unrouted_total", "HTTP requests that matched no route.")?;
+        let schedule_runs = IntCounterVec::new(
+            Opts::new("invoker_schedule_runs_total", "Schedule run attempts by outcome."),
+            &["namespace", "trigger", "outcome"],
+        )?;
+        let schedule_lag_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "invoker_schedule_lag_seconds",
+                "Time from a schedule's fire time to the start of its run.",
+            )
+            .buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 30.0, 60.0]),
+            &["namespace", "trigger"],
+        )?;
+        let schedule_missed = IntCounterVec::new(
+            Opts::new(
+                "invoker_schedule_missed_total",
+                "Schedule fire times that passed without a run.",
+            ),
+            &["namespace", "trigger"],
+        )?;
+        let schedule_retries = IntCounterVec::new(
+            Opts::new("invoker_schedule_retries_total", "Retries of failed schedule runs."),
+            &["namespace", "trigger"],
+        )?;
+        for metric in [&schedule_runs, &schedule_missed, &schedule_retries] {
+            registry.register(Box::new(metric.clone()))?;
+        }
+        registry.register(Box::new(schedule_lag_seconds.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(cold_starts.clone()))?;
         registry.register(Box::new(rejected.clone()))?;
@@ -163,6 +198,10 @@ impl Metrics {
             compile_seconds,
             logs_dropped,
             unrouted,
+            schedule_runs,
+            schedule_lag_seconds,
+            schedule_missed,
+            schedule_retries,
         })
     }
 

@@ -25,6 +25,8 @@ pub struct Registry {
     triggers: RwLock<HashMap<Key, Trigger>>,
     routes: RwLock<Arc<Routes>>,
     metrics: Metrics,
+    /// Signalled when triggers change, for the trigger runners.
+    pub triggers_changed: tokio::sync::Notify,
 }
 
 impl Registry {
@@ -36,6 +38,7 @@ impl Registry {
             triggers: RwLock::default(),
             routes: RwLock::default(),
             metrics,
+            triggers_changed: tokio::sync::Notify::new(),
         }
     }
 
@@ -116,6 +119,7 @@ impl Registry {
         }
         if triggers_changed {
             self.rebuild_routes();
+            self.triggers_changed.notify_waiters();
         }
         digests
     }

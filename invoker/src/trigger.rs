@@ -2,3 +2,4 @@
 //! [`crate::invoke::invoke`].
 
 pub mod http;
+pub mod schedule;

@@ -8,6 +8,7 @@ mod http_functions;
 mod limits;
 mod prometheus;
 mod restart;
+mod schedules;
 mod uploads;
 mod usage;
 mod usage_controller_crash;

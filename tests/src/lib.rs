@@ -10,11 +10,13 @@
 //! # Layout
 //!
 //! - [`Flint`]: one `flint up` process with its own data folder.
+//! - [`Controller`], [`Invoker`]: the two halves as separate processes.
 //! - [`guest`]: the path of a guest component, built if needed.
 //! - [`http`]: a small HTTP client returning whole responses.
 //! - [`chromium`]: headless Chromium, for the DOM and screenshots of a page.
 
 pub mod chromium;
+mod cluster;
 pub mod http;
 mod process;
 
@@ -22,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+pub use cluster::{Controller, Invoker};
 pub use process::{Flint, find_series};
 
 /// The repository's root folder.

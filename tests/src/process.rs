@@ -34,9 +34,9 @@ impl Flint {
     }
 
     /// Starts Flint with a fresh data folder and extra `flint up` flags.
-    pub fn start_with(args: &[&str]) -> Self {
+    pub fn start_with(extra: &[&str]) -> Self {
         let temp = tempfile::tempdir().expect("temp dir");
-        let mut flint = Self::start_in_with(temp.path(), args);
+        let mut flint = Self::start_in_with(temp.path(), extra);
         flint._temp = Some(temp);
         flint
     }
@@ -47,61 +47,24 @@ impl Flint {
     }
 
     /// Starts Flint on an existing data folder with extra `flint up` flags.
-    pub fn start_in_with(data: &Path, args: &[&str]) -> Self {
-        let stdout_path = data.join("stdout.log");
-        let stderr_path = data.join("stderr.log");
-        let stdout = File::create(&stdout_path).expect("stdout file");
-        let stderr =
-            File::options().create(true).append(true).open(&stderr_path).expect("stderr file");
-        let child = Command::new(flint_bin())
-            .args(["up", "--data"])
-            .arg(data.join("flint"))
-            .args([
-                "--api-listen",
-                "127.0.0.1:0",
-                "--listen",
-                "127.0.0.1:0",
-                "--admin-listen",
-                "127.0.0.1:0",
-            ])
-            .args(args)
-            .env("RUST_LOG", "warn,flint_invoker=info,flint_controller=info")
-            .env_remove("RUST_BACKTRACE")
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
-            .spawn()
-            .expect("flint starts");
-        let mut flint = Self {
-            child: Some(child),
-            data: data.to_owned(),
-            _temp: None,
-            api: String::new(),
-            http: String::new(),
-            admin: String::new(),
-        };
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            let out = std::fs::read_to_string(&stdout_path).unwrap_or_default();
-            let find =
-                |prefix: &str| out.lines().find_map(|l| l.strip_prefix(prefix)).map(str::to_owned);
-            if let (Some(api), Some(http), Some(admin)) =
-                (find("api listening on "), find("http listening on "), find("admin listening on "))
-            {
-                (flint.api, flint.http, flint.admin) = (api, http, admin);
-                break;
-            }
-            if let Some(Ok(Some(status))) = flint.child.as_mut().map(Child::try_wait) {
-                panic!("flint up exited with {status} before listening:\n{}", flint.stderr());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "flint up did not listen within {START_TIMEOUT:?}:\n{}",
-                flint.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        flint
+    pub fn start_in_with(data: &Path, extra: &[&str]) -> Self {
+        let mut args: Vec<String> = [
+            "up",
+            "--data",
+            &data.join("flint").to_string_lossy(),
+            "--api-listen",
+            "127.0.0.1:0",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ]
+        .map(str::to_owned)
+        .into();
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+        let (child, addrs) = spawn(&flint_bin(), &args, data, "", &["api", "http", "admin"]);
+        let [api, http, admin] = addrs.try_into().expect("three addresses");
+        Self { child: Some(child), data: data.to_owned(), _temp: None, api, http, admin }
     }
 
     /// The data folder (pass it to [`Flint::start_in`] to restart on it).
@@ -169,18 +132,7 @@ impl Flint {
     /// Sends SIGTERM and waits up to 10 s for a clean exit (then kills).
     /// Returns whether it exited by itself.
     pub fn stop(&mut self) -> bool {
-        let Some(mut child) = self.child.take() else { return true };
-        signal_term(child.id());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        false
+        self.child.take().is_none_or(terminate)
     }
 
     /// Whether the process is still running.
@@ -221,6 +173,70 @@ impl Drop for Flint {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// Starts `bin` with `args`, stdout and stderr going to files in `dir`
+/// (named after `tag`), and waits for one `NAME listening on ADDR` line per
+/// name in `listeners`; returns the child and the addresses in that order.
+pub(crate) fn spawn(
+    bin: &Path,
+    args: &[String],
+    dir: &Path,
+    tag: &str,
+    listeners: &[&str],
+) -> (Child, Vec<String>) {
+    let stdout_path = dir.join(format!("{tag}stdout.log"));
+    let stderr_path = dir.join(format!("{tag}stderr.log"));
+    let stdout = File::create(&stdout_path).expect("stdout file");
+    let stderr = File::options().create(true).append(true).open(&stderr_path).expect("stderr file");
+    let mut child = Command::new(bin)
+        .args(args)
+        .env("RUST_LOG", "warn,flint_invoker=info,flint_controller=info")
+        .env_remove("RUST_BACKTRACE")
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{} starts: {e}", bin.display()));
+    let stderr = || std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        let out = std::fs::read_to_string(&stdout_path).unwrap_or_default();
+        let found: Vec<String> = listeners
+            .iter()
+            .filter_map(|name| {
+                let prefix = format!("{name} listening on ");
+                out.lines().find_map(|l| l.strip_prefix(prefix.as_str())).map(str::to_owned)
+            })
+            .collect();
+        if found.len() == listeners.len() {
+            return (child, found);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{} exited with {status} before listening:\n{}", bin.display(), stderr());
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("{} did not listen within {START_TIMEOUT:?}:\n{}", bin.display(), stderr());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends SIGTERM and waits up to 10 s for a clean exit (then kills).
+/// Returns whether it exited by itself.
+pub(crate) fn terminate(mut child: Child) -> bool {
+    signal_term(child.id());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    false
 }
 
 fn signal_term(pid: u32) {

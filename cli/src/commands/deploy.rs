@@ -64,6 +64,9 @@ pub struct Plan {
     pub spec: FunctionSpec,
     /// The triggers it must have, or `None` to leave its triggers as they are.
     pub triggers: Option<Vec<(Name, TriggerSpec)>>,
+    /// The trigger kind `triggers` covers (`Some("http")` for `--route`),
+    /// or `None` for all kinds (a manifest declares them all).
+    pub kind: Option<&'static str>,
 }
 
 /// What a deploy did.
@@ -139,6 +142,7 @@ pub async fn deploy_manifest(
             digest,
             spec: function.spec.clone(),
             triggers,
+            kind: None,
         });
     }
     let namespace =

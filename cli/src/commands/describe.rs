@@ -10,8 +10,10 @@ use std::io::Write as _;
 
 use anyhow::Context as _;
 use clap::Args;
+use flint_api::scheduler::{RunOutcome, ScheduleStatus};
 use flint_api::{
-    Digest, Function, Limits, Name, Timestamp, Trigger, TriggerSpec, Version, human_bytes,
+    Digest, Function, Limits, MissedPolicy, Name, ScheduleTrigger, Timestamp, Trigger, TriggerSpec,
+    Version, human_bytes,
 };
 use serde::Serialize;
 
@@ -58,7 +60,13 @@ struct TriggerRow {
     name: Name,
     spec: TriggerSpec,
     created_at: Timestamp,
+    /// For schedules: last and next fire times and recent runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schedule: Option<ScheduleStatus>,
 }
+
+/// Runs shown per schedule in the table output.
+const RUNS_SHOWN: usize = 10;
 
 /// Prints the function.
 pub async fn run(args: DescribeArgs, global: &Global) -> anyhow::Result<()> {
@@ -68,7 +76,12 @@ pub async fn run(args: DescribeArgs, global: &Global) -> anyhow::Result<()> {
     let mut versions = client.list_versions(&namespace, &args.name).await.api(&client)?;
     let triggers = client.list_triggers(&namespace).await.api(&client)?;
     versions.reverse();
-    let description = describe(function, versions, triggers, args.show_env);
+    let mut description = describe(function, versions, triggers, args.show_env);
+    for row in &mut description.triggers {
+        if matches!(row.spec, TriggerSpec::Schedule(_)) {
+            row.schedule = Some(client.schedule_status(&namespace, &row.name).await.api(&client)?);
+        }
+    }
     if global.output != Output::Table {
         return output::print_structured(global.output, &description);
     }
@@ -89,7 +102,12 @@ fn describe(
     let triggers = triggers
         .into_iter()
         .filter(|t| t.function == function.name)
-        .map(|t| TriggerRow { name: t.name, spec: t.spec, created_at: t.created_at })
+        .map(|t| TriggerRow {
+            name: t.name,
+            spec: t.spec,
+            created_at: t.created_at,
+            schedule: None,
+        })
         .collect();
     Description {
         name: function.name,
@@ -175,13 +193,69 @@ fn render(d: &Description) -> String {
                     };
                     (output::route(http), methods)
                 }
+                TriggerSpec::Schedule(schedule) => {
+                    (format!("{} ({})", schedule.cron, schedule.timezone), "-".into())
+                }
                 _ => ("-".into(), "-".into()),
             };
             table.row(vec![t.name.to_string(), t.spec.kind().into(), route, methods]);
         }
         text.push_str(&table.render(2));
     }
+    for t in &d.triggers {
+        if let (TriggerSpec::Schedule(spec), Some(status)) = (&t.spec, &t.schedule) {
+            render_schedule(&mut text, &t.name, spec, status);
+        }
+    }
     text
+}
+
+/// A schedule's policy, next fire times and newest runs.
+fn render_schedule(
+    text: &mut String,
+    name: &Name,
+    spec: &ScheduleTrigger,
+    status: &ScheduleStatus,
+) {
+    let missed = match spec.missed {
+        MissedPolicy::Skip => "skip".to_owned(),
+        MissedPolicy::Once => "once".to_owned(),
+        MissedPolicy::All => format!("all (up to {})", spec.max_catch_up),
+    };
+    let _ = writeln!(
+        text,
+        "Schedule {name}: {} in {}, missed runs: {missed}, attempts: {}",
+        spec.cron, spec.timezone, spec.retry.attempts
+    );
+    let next: Vec<String> = status.next.iter().map(ToString::to_string).collect();
+    let _ = writeln!(
+        text,
+        "  next: {}",
+        if next.is_empty() { "never".into() } else { next.join(", ") }
+    );
+    if status.runs.is_empty() {
+        text.push_str("  runs: none yet\n");
+        return;
+    }
+    let mut table =
+        Table::new(&["SCHEDULED", "STARTED", "LAG", "DURATION", "OUTCOME", "ATTEMPT", "DETAIL"]);
+    for run in status.runs.iter().take(RUNS_SHOWN) {
+        let outcome = match run.outcome {
+            RunOutcome::Ok => "ok",
+            RunOutcome::Failed => "failed",
+            RunOutcome::Missed => "missed",
+        };
+        table.row(vec![
+            run.scheduled.to_string(),
+            run.started.map_or("-".into(), |t| t.to_string()),
+            if run.started.is_some() { format!("{} ms", run.lag_ms) } else { "-".into() },
+            if run.started.is_some() { format!("{} ms", run.duration_ms) } else { "-".into() },
+            outcome.into(),
+            if run.attempt == 0 { "-".into() } else { run.attempt.to_string() },
+            run.error.clone().unwrap_or_default(),
+        ]);
+    }
+    text.push_str(&table.render(2));
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::scheduler::{Cursor, Fire, Lease, LeaseRequest, RunReport, ScheduleStatus};
 use crate::{
     BatchAck, Digest, ErrorBody, Function, FunctionSpec, InvokerInfo, InvokerStatus, LogEntry,
     LogPage, Name, PricePlan, PricePlanSpec, REVISION_HEADER, Trigger, TriggerRequest, UsageBatch,
@@ -420,6 +421,31 @@ impl Client {
     /// Changes the price plan; usage recorded before keeps its old prices.
     pub async fn set_price_plan(&self, spec: &PricePlanSpec) -> Result<PricePlan> {
         self.put("/v1/usage/plan", spec).await
+    }
+
+    /// Takes, renews or releases the scheduler lease (invokers do this).
+    pub async fn scheduler_lease(&self, request: &LeaseRequest) -> Result<Lease> {
+        self.json(Method::POST, "/v1/scheduler/lease", request).await
+    }
+
+    /// Records a fire time before running it (the scheduling invoker does this).
+    pub async fn record_fire(&self, fire: &Fire) -> Result<()> {
+        self.json(Method::POST, "/v1/scheduler/fires", fire).await
+    }
+
+    /// Where every schedule trigger stands.
+    pub async fn schedule_cursors(&self) -> Result<Vec<Cursor>> {
+        self.get("/v1/scheduler/cursors").await
+    }
+
+    /// Reports run attempts (the scheduling invoker does this).
+    pub async fn report_runs(&self, runs: &[RunReport]) -> Result<()> {
+        self.json(Method::POST, "/v1/scheduler/runs", &runs).await
+    }
+
+    /// A schedule trigger's last fire time, next fire times and recent runs.
+    pub async fn schedule_status(&self, ns: &Name, trigger: &Name) -> Result<ScheduleStatus> {
+        self.get(&format!("/v1/namespaces/{ns}/triggers/{trigger}/runs")).await
     }
 
     /// The highest store revision the controller reported to this client:

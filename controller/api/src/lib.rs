@@ -12,6 +12,8 @@
 //!   deserializing.
 //! - [`Function`], [`FunctionSpec`], [`Limits`], [`Version`]: functions.
 //! - [`Trigger`], [`TriggerRequest`], [`TriggerSpec`]: what starts them.
+//! - [`schedule`]: cron and interval arithmetic in time zones;
+//!   [`scheduler`]: how invokers coordinate to fire each time exactly once.
 //! - [`Watch`], [`Change`], [`Snapshot`]: the change feed.
 //! - [`UsageBatch`], [`PricePlan`], [`UsageReport`]: metering and billing.
 //! - [`Client`]: the REST client.
@@ -25,6 +27,8 @@ mod feed;
 mod function;
 mod invoker;
 mod name;
+pub mod schedule;
+pub mod scheduler;
 #[cfg(feature = "server")]
 pub mod server;
 mod trigger;
@@ -40,7 +44,10 @@ pub use invoker::{InvokerInfo, InvokerStatus, LogEntry, LogLine, LogPage, Stream
 pub use jiff::Timestamp;
 pub use name::{DEFAULT_NAMESPACE, Digest, InvalidId, MAX_NAME_LEN, Name};
 use serde::{Deserialize, Serialize};
-pub use trigger::{HTTP_METHODS, HttpTrigger, Trigger, TriggerRequest, TriggerSpec};
+pub use trigger::{
+    HTTP_METHODS, HttpTrigger, MissedPolicy, RetryPolicy, ScheduleTrigger, Trigger, TriggerRequest,
+    TriggerSpec,
+};
 pub use usage::{
     BatchAck, CSV_COLUMNS, CSV_CONTENT_TYPE, DurationHistogram, FreeTier, GroupBy, MIB_PER_GB,
     MICROS_PER_SECOND, OutcomeCounts, PricePlan, PricePlanSpec, UsageAggregate, UsageBatch,

@@ -168,11 +168,17 @@ fn too_large(limit: usize) -> FullResponse {
     )
 }
 
-/// Parses a JSON request body, answering `400` with serde's message (which
-/// names the field and the position) when it does not fit `T`.
+/// Parses a JSON request body, answering `400` with serde's message and the
+/// path of the field it is about (`spec.schedule.missed: unknown variant …`)
+/// when it does not fit `T`.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, FullResponse> {
-    serde_json::from_slice(body)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let message =
+            if path == "." { e.inner().to_string() } else { format!("`{path}`: {}", e.inner()) };
+        error(StatusCode::BAD_REQUEST, format!("invalid JSON body: {message}"))
+    })
 }
 
 /// Reads `key` from a query string (`a=1&b=2`), without percent-decoding:

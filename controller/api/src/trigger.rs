@@ -1,8 +1,10 @@
-//! Triggers: what starts a function. This crate knows the HTTP kind; the
-//! schedule and Kafka kinds join [`TriggerSpec`] as they are built.
+//! Triggers: what starts a function: an HTTP route or a schedule.
 
 use serde::{Deserialize, Serialize};
 
+use jiff::tz::TimeZone;
+
+use crate::schedule::Schedule;
 use crate::{FieldError, Name, Timestamp};
 
 /// Methods an HTTP trigger may name.
@@ -92,13 +94,16 @@ impl HttpTrigger {
 pub enum TriggerSpec {
     /// An HTTP route.
     Http(HttpTrigger),
+    /// A schedule.
+    Schedule(ScheduleTrigger),
 }
 
 impl TriggerSpec {
-    /// The kind as a short lowercase word: `http`.
+    /// The kind as a short lowercase word: `http`, `schedule`.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Http(_) => "http",
+            Self::Schedule(_) => "schedule",
         }
     }
 
@@ -106,7 +111,165 @@ impl TriggerSpec {
     pub fn validate(&self) -> Result<(), FieldError> {
         match self {
             Self::Http(http) => http.validate(),
+            Self::Schedule(schedule) => schedule.validate().map(drop),
         }
+    }
+}
+
+/// A schedule: the function is called with a CloudEvent at every fire time,
+/// exactly once across all invokers (see the README for the guarantee).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleTrigger {
+    /// A cron expression (5 fields, or 6 with seconds first), `@hourly`,
+    /// `@daily`, `@weekly`, `@monthly`, `@yearly` or `@every <duration>`.
+    /// See [`crate::schedule`].
+    pub cron: String,
+    /// IANA time zone the expression is read in.
+    #[serde(default = "utc")]
+    pub timezone: String,
+    /// Request body sent at every firing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+    /// Content type of the payload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// Path the function sees (default `/`).
+    #[serde(default = "root")]
+    pub path: String,
+    /// What to do with fire times that passed while no invoker could run them.
+    #[serde(default)]
+    pub missed: MissedPolicy,
+    /// With `missed = "all"`, the most catch-up runs (the newest are kept).
+    #[serde(default = "default_max_catch_up")]
+    pub max_catch_up: u32,
+    /// Retries of a failed run.
+    #[serde(default)]
+    pub retry: RetryPolicy,
+}
+
+fn utc() -> String {
+    "UTC".to_owned()
+}
+
+fn root() -> String {
+    "/".to_owned()
+}
+
+fn default_max_catch_up() -> u32 {
+    ScheduleTrigger::DEFAULT_MAX_CATCH_UP
+}
+
+impl ScheduleTrigger {
+    /// Default bound of catch-up runs for `missed = "all"`.
+    pub const DEFAULT_MAX_CATCH_UP: u32 = 10;
+    /// The largest bound.
+    pub const MAX_CATCH_UP: u32 = 1000;
+
+    /// Checks every field and returns the parsed schedule.
+    pub fn validate(&self) -> Result<Schedule, FieldError> {
+        if self.timezone.trim().is_empty() {
+            return Err(FieldError::new("schedule.timezone", "must not be empty"));
+        }
+        if TimeZone::get(&self.timezone).is_err() {
+            return Err(FieldError::new(
+                "schedule.timezone",
+                format!(
+                    "`{}` is not an IANA time zone (e.g. `UTC`, `Europe/Berlin`)",
+                    self.timezone
+                ),
+            ));
+        }
+        let schedule = Schedule::parse(&self.cron, &self.timezone)
+            .map_err(|e| FieldError::new("schedule.cron", e.to_string()))?;
+        if !self.path.starts_with('/') || self.path.contains(char::is_whitespace) {
+            return Err(FieldError::new(
+                "schedule.path",
+                format!("`{}` must start with `/` and have no spaces", self.path),
+            ));
+        }
+        if self.max_catch_up > Self::MAX_CATCH_UP {
+            return Err(FieldError::new(
+                "schedule.max_catch_up",
+                format!("{} is out of range 0..={}", self.max_catch_up, Self::MAX_CATCH_UP),
+            ));
+        }
+        self.retry.validate("schedule.retry")?;
+        Ok(schedule)
+    }
+}
+
+/// What to do with fire times that passed while no invoker could run them
+/// (every invoker down, or the controller down when no invoker led).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MissedPolicy {
+    /// Run none of them (the default): a schedule is about the present.
+    #[default]
+    Skip,
+    /// Run one catch-up run, for the newest.
+    Once,
+    /// Run each of them, up to `max_catch_up` (the newest).
+    All,
+}
+
+/// How a failed run (non-2xx, trap, timeout) is retried: `attempts` in all,
+/// waiting `initial_backoff_ms`, then that times `multiplier` each time, at
+/// most `max_backoff_ms`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first one included.
+    pub attempts: u32,
+    /// Wait before the first retry, in milliseconds.
+    pub initial_backoff_ms: u64,
+    /// Factor applied to the wait before each further retry.
+    pub multiplier: f64,
+    /// Longest wait, in milliseconds.
+    pub max_backoff_ms: u64,
+}
+
+// Multipliers are validated finite, so equality is total in practice.
+impl Eq for RetryPolicy {}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { attempts: 3, initial_backoff_ms: 1000, multiplier: 2.0, max_backoff_ms: 60_000 }
+    }
+}
+
+impl RetryPolicy {
+    /// Checks the ranges; `field` names the policy in errors.
+    pub fn validate(&self, field: &str) -> Result<(), FieldError> {
+        if !(1..=100).contains(&self.attempts) {
+            return Err(FieldError::new(
+                format!("{field}.attempts"),
+                format!("{} is out of range 1..=100", self.attempts),
+            ));
+        }
+        if !self.multiplier.is_finite() || !(1.0..=10.0).contains(&self.multiplier) {
+            return Err(FieldError::new(
+                format!("{field}.multiplier"),
+                format!("{} is out of range 1..=10", self.multiplier),
+            ));
+        }
+        if self.max_backoff_ms < self.initial_backoff_ms || self.max_backoff_ms > 3_600_000 {
+            return Err(FieldError::new(
+                format!("{field}.max_backoff_ms"),
+                format!(
+                    "{} must be at least initial_backoff_ms ({}) and at most 3600000",
+                    self.max_backoff_ms, self.initial_backoff_ms
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The wait before attempt `attempt` (2 is the first retry).
+    pub fn backoff(&self, attempt: u32) -> std::time::Duration {
+        let exponent = attempt.saturating_sub(2) as i32;
+        let ms = self.initial_backoff_ms as f64 * self.multiplier.powi(exponent);
+        std::time::Duration::from_millis(ms.min(self.max_backoff_ms as f64) as u64)
     }
 }
 

@@ -32,6 +32,20 @@ pub(super) async fn route(
             };
             ("/v1/namespaces/{ns}/triggers/{name}", response)
         }
+        [name, "runs"] => {
+            let name = match parse_name(name) {
+                Ok(name) => name,
+                Err(response) => return ("/v1/namespaces/{ns}/triggers/{name}/runs", response),
+            };
+            let status = async {
+                match blocking(state, move |s| s.store.schedule_status(&ns, &name)).await {
+                    Ok(status) => server::json(StatusCode::OK, &status),
+                    Err(response) => response,
+                }
+            };
+            let response = only(&method, Method::GET, status).await;
+            ("/v1/namespaces/{ns}/triggers/{name}/runs", response)
+        }
         _ => ("other", not_found(request.uri().path())),
     }
 }

@@ -106,3 +106,99 @@ fn state_survives_reopening() {
     assert_eq!(store.function(&ns, &name("f")).unwrap().version, Some(digest(7)));
     assert_eq!(store.blob(&digest(7)).unwrap().as_deref(), Some(&b"wasm"[..]));
 }
+
+fn schedule(cron: &str) -> TriggerRequest {
+    TriggerRequest {
+        function: name("f"),
+        spec: TriggerSpec::Schedule(flint_api::ScheduleTrigger {
+            cron: cron.into(),
+            timezone: "UTC".into(),
+            payload: None,
+            content_type: None,
+            path: "/".into(),
+            missed: flint_api::MissedPolicy::Skip,
+            max_catch_up: 10,
+            retry: flint_api::RetryPolicy::default(),
+        }),
+    }
+}
+
+#[test]
+fn the_scheduler_lease_changes_hands_only_when_free() {
+    use flint_api::scheduler::LeaseRequest;
+    let store = Store::temporary().unwrap();
+    let ask = |who: &str, release| LeaseRequest { invoker: who.into(), ttl_ms: 60_000, release };
+    let a = store.scheduler_lease(&ask("a", false)).unwrap();
+    assert_eq!((a.holder.as_deref(), a.epoch), (Some("a"), 1));
+    // b cannot take it while a holds it; a renews without a new epoch.
+    assert_eq!(store.scheduler_lease(&ask("b", false)).unwrap().holder.as_deref(), Some("a"));
+    assert_eq!(store.scheduler_lease(&ask("a", false)).unwrap().epoch, 1);
+    // b cannot release a's lease; a can, and then b gets a new epoch.
+    assert_eq!(store.scheduler_lease(&ask("b", true)).unwrap().holder.as_deref(), Some("a"));
+    assert_eq!(store.scheduler_lease(&ask("a", true)).unwrap().holder, None);
+    let b = store.scheduler_lease(&ask("b", false)).unwrap();
+    assert_eq!((b.holder.as_deref(), b.epoch), (Some("b"), 2));
+    // An expired lease goes to whoever asks.
+    let short = LeaseRequest { invoker: "b".into(), ttl_ms: 1, release: false };
+    store.scheduler_lease(&short).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    assert_eq!(store.scheduler_lease(&ask("c", false)).unwrap().epoch, 3);
+}
+
+#[test]
+fn fire_times_are_recorded_once_and_only_by_the_leader() {
+    use flint_api::scheduler::{Fire, LeaseRequest, RunOutcome};
+    let store = Store::temporary().unwrap();
+    let ns = Name::default_namespace();
+    store.put_function(&ns, &name("f"), Limits::default(), Default::default()).unwrap();
+    store.put_trigger(&ns, &name("s"), schedule("@every 1s")).unwrap();
+    store.put_trigger(&ns, &name("h"), http("f", "/f")).unwrap();
+    let start = store.cursors().unwrap()[0].last_scheduled;
+    let epoch = store
+        .scheduler_lease(&LeaseRequest { invoker: "a".into(), ttl_ms: 60_000, release: false })
+        .unwrap()
+        .epoch;
+    let at = |secs: i64| start.checked_add(jiff::SignedDuration::from_secs(secs)).unwrap();
+    let fire = |trigger: &str, secs, epoch, missed: Vec<Timestamp>| Fire {
+        epoch,
+        namespace: ns.clone(),
+        trigger: name(trigger),
+        scheduled: at(secs),
+        missed,
+    };
+
+    store.record_fire(&fire("s", 3, epoch, vec![at(1), at(2)])).unwrap();
+    assert!(
+        matches!(store.record_fire(&fire("s", 3, epoch, vec![])), Err(Error::Conflict(_))),
+        "no time twice"
+    );
+    assert!(
+        matches!(store.record_fire(&fire("s", 2, epoch, vec![])), Err(Error::Conflict(_))),
+        "no going back"
+    );
+    assert!(matches!(
+        store.record_fire(&fire("s", 4, epoch + 1, vec![])),
+        Err(Error::NotLeader(_))
+    ));
+    assert!(
+        matches!(store.record_fire(&fire("h", 4, epoch, vec![])), Err(Error::Conflict(_))),
+        "not a schedule"
+    );
+    assert_eq!(store.cursors().unwrap()[0].last_scheduled, at(3));
+    // The missed times are in the history.
+    let status = store.schedule_status(&ns, &name("s")).unwrap();
+    let missed: Vec<Timestamp> = status
+        .runs
+        .iter()
+        .filter(|r| r.outcome == RunOutcome::Missed)
+        .map(|r| r.scheduled)
+        .collect();
+    assert_eq!(missed, [at(2), at(1)]);
+
+    // Changing the schedule restarts its cursor; deleting it forgets everything.
+    store.put_trigger(&ns, &name("s"), schedule("@every 2s")).unwrap();
+    assert!(store.cursors().unwrap()[0].last_scheduled > at(0));
+    store.delete_trigger(&ns, &name("s")).unwrap();
+    assert!(store.cursors().unwrap().is_empty());
+    assert!(store.runs.iter().next().is_none());
+}

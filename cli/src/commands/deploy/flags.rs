@@ -105,7 +105,7 @@ impl SingleArgs {
         // `requires` on NAME makes clap refuse NAME without --wasm.
         let path = self.wasm.as_deref().context("--wasm FILE is needed with NAME")?;
         let (wasm, digest) = read_wasm(path)?;
-        Ok(Plan { name, wasm, digest, spec, triggers })
+        Ok(Plan { name, wasm, digest, spec, triggers, kind: Some("http") })
     }
 }
 

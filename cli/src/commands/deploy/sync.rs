@@ -102,6 +102,11 @@ fn diff(existing: &[Trigger], plans: &[Plan]) -> Changes {
         if !managed.contains(&trigger.function) || declared_names.contains(&trigger.name) {
             continue;
         }
+        // `--route` speaks for the function's routes only, not its schedules.
+        let plan = plans.iter().find(|p| p.name == trigger.function);
+        if plan.and_then(|p| p.kind).is_some_and(|kind| kind != trigger.spec.kind()) {
+            continue;
+        }
         let takes_route = matches!(&trigger.spec, TriggerSpec::Http(http)
             if declared_routes.contains(&(&http.host, &http.route)));
         if takes_route {
@@ -145,6 +150,7 @@ mod tests {
             digest: Digest::from_sha256(&[0; 32]),
             spec: FunctionSpec::default(),
             triggers: triggers.map(|t| t.into_iter().map(|(n, r)| (name(n), http(r))).collect()),
+            kind: None,
         }
     }
 

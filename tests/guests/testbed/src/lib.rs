@@ -31,6 +31,8 @@ fn handle(req: Request) -> Response {
         "fs" => Ok(sandbox::fs()),
         "net" => Ok(sandbox::net()),
         "exit" => exit(&req),
+        "event" => Ok(event(&req)),
+        "flaky" => flaky(&req),
         _ => Ok(Response::text(200, "testbed")),
     };
     result.unwrap_or_else(|bad| bad)
@@ -43,6 +45,35 @@ fn param<T: FromStr>(req: &Request, name: &str) -> Result<T, Response> {
     req.query_param(name)
         .and_then(|value| value.parse().ok())
         .ok_or_else(|| Response::text(400, format!("missing or invalid {name}")))
+}
+
+/// Prints the CloudEvent the request carries on one line of stdout, so a
+/// test reading the logs sees what a trigger delivered.
+fn event(req: &Request) -> Response {
+    let Some(event) = req.event() else {
+        return Response::text(400, "no CloudEvent in the request");
+    };
+    println!(
+        "event id={} type={} source={} time={} attempt={} data={}",
+        event.id(),
+        event.ty(),
+        event.source(),
+        event.time().unwrap_or("-"),
+        event.extension("flintattempt").unwrap_or("-"),
+        String::from_utf8_lossy(event.data()),
+    );
+    Response::text(200, "event received")
+}
+
+/// Fails (500) until the CloudEvent's `flintattempt` reaches `succeed_at`.
+fn flaky(req: &Request) -> Result<Response, Response> {
+    let succeed_at: u32 = param(req, "succeed_at")?;
+    let attempt: u32 = req.event().and_then(|e| e.extension("flintattempt")?.parse().ok()).unwrap_or(1);
+    println!("flaky attempt {attempt}");
+    if attempt < succeed_at {
+        return Ok(Response::text(500, format!("failing attempt {attempt}")));
+    }
+    Ok(Response::text(200, format!("succeeded at attempt {attempt}")))
 }
 
 fn sleep(req: &Request) -> Result<Response, Response> {

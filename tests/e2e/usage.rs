@@ -79,6 +79,29 @@ async fn the_ledger_counts_every_call_and_prices_it_by_the_plan() {
         }
         expected.insert((name, "invoke"), (n, 0));
     }
+    // The third trigger kind: a schedule on `big`, every second, for a few
+    // runs. The test does not decide how many: after the schedule is gone it
+    // takes the count from the invoker's Prometheus histogram, a path apart
+    // from the ledger's.
+    let output = flint.cli(&["schedule", "add", "big", "--cron", "@every 1s", "--path", "/echo"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let client = flint.client();
+    let trigger: flint_api::Name = "big-schedule".parse().unwrap();
+    let ns = flint_api::Name::default_namespace();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client.schedule_status(&ns, &trigger).await.map_or(0, |s| s.runs.len()) < 2 {
+        assert!(Instant::now() < deadline, "the schedule did not run");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let output = flint.cli(&["schedule", "rm", "big-schedule"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    // A run already started finishes; then the count stops moving.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let labels = [("function", "big"), ("trigger", "schedule"), ("outcome", "ok")];
+    let count = "flint_invoker_invocation_duration_seconds_count";
+    let scheduled = flint.metric(count, &labels).await.expect("scheduled runs") as u64;
+    assert!(scheduled >= 2, "{scheduled}");
+    expected.insert(("big", "schedule"), (scheduled, 0));
     let memory = |f: &str| match f {
         "hello" => 128.0,
         "tb" => 64.0,
@@ -173,7 +196,9 @@ async fn the_ledger_counts_every_call_and_prices_it_by_the_plan() {
     let name = "flint_invoker_billable_memory_byte_seconds_total";
     let labels = [("namespace", "default"), ("function", "big")];
     let big = flint.metric(name, &labels).await.expect("the counter is there");
-    assert!(close(big / f64::from(1u32 << 30), 6.0 * 256.0 / 1024.0), "{big}");
+    let big_calls: u64 =
+        expected.iter().filter(|((f, _), _)| *f == "big").map(|(_, (ok, err))| ok + err).sum();
+    assert!(close(big / f64::from(1u32 << 30), big_calls as f64 * 256.0 / 1024.0), "{big}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

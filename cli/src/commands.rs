@@ -12,6 +12,7 @@ pub mod new;
 pub mod rm;
 pub mod schedule;
 pub mod up;
+pub mod usage;
 
 use std::error::Error as _;
 use std::io;
@@ -48,7 +49,7 @@ pub struct Global {
     #[arg(short = 'n', long, global = true, env = ENV_NAMESPACE, value_name = "NS")]
     pub namespace: Option<Name>,
 
-    /// Output format of `ls`, `describe` and `logs`: table, json or yaml
+    /// Output format of `ls`, `describe`, `logs` and `usage`: table, json or yaml (csv: `usage` only)
     #[arg(
         short = 'o',
         long,
@@ -104,10 +105,15 @@ pub enum Command {
     Rm(rm::RmArgs),
     /// Print what a function wrote to stdout and stderr
     Logs(logs::LogsArgs),
+    /// Show invocations, GB-seconds and cost for a period
+    Usage(usage::UsageArgs),
 }
 
 /// Runs one verb.
 pub async fn run(command: Command, global: &Global) -> anyhow::Result<()> {
+    if global.output == Output::Csv && !matches!(command, Command::Usage(_)) {
+        anyhow::bail!("`-o csv` is only available for `flint usage`");
+    }
     match command {
         Command::Up(args) => up::run(args, global).await,
         Command::New(args) => new::run(args),
@@ -120,6 +126,7 @@ pub async fn run(command: Command, global: &Global) -> anyhow::Result<()> {
         Command::Invokers => invokers::run(global).await,
         Command::Rm(args) => rm::run(args, global).await,
         Command::Logs(args) => logs::run(args, global).await,
+        Command::Usage(args) => usage::run(args, global).await,
     }
 }
 

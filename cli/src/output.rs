@@ -18,6 +18,8 @@ pub enum Output {
     Json,
     /// YAML
     Yaml,
+    /// CSV (`flint usage` only)
+    Csv,
 }
 
 /// Prints `value` as pretty YAML for [`Output::Yaml`], else as pretty JSON
@@ -25,7 +27,7 @@ pub enum Output {
 pub fn print_structured<T: Serialize>(format: Output, value: &T) -> anyhow::Result<()> {
     let text = match format {
         Output::Yaml => serde_yaml::to_string(value).context("encoding YAML")?,
-        Output::Json | Output::Table => {
+        Output::Json | Output::Table | Output::Csv => {
             serde_json::to_string_pretty(value).context("encoding JSON")? + "\n"
         }
     };

@@ -21,12 +21,17 @@
 //! | POST | `/v1/scheduler/lease`, `/v1/scheduler/fires`, `/v1/scheduler/runs` | invokers coordinate schedules |
 //! | GET | `/v1/scheduler/cursors` | the last fire time of every schedule |
 //! | POST | `/v1/logs` | invokers ship guest logs |
+//! | GET | `/v1/usage?from=&to=&namespace=&function=&group_by=&format=` | usage and cost, JSON or CSV |
+//! | POST | `/v1/usage/batches` | invokers ship usage ([`UsageBatch`](flint_api::UsageBatch)) |
+//! | GET, PUT | `/v1/usage/plan` | the price plan ([`PricePlanSpec`](flint_api::PricePlanSpec) to PUT) |
+//! | GET | `/ui`, `/ui/functions/{ns}/{name}` | the usage dashboard (HTML) |
 
 mod feed;
 mod functions;
 pub mod invoke;
 mod scheduler;
 mod triggers;
+mod usage;
 
 use std::sync::Arc;
 
@@ -96,6 +101,8 @@ async fn route(
         ["v1", "invokers", id] => {
             ("/v1/invokers/{id}", only(&method, Method::PUT, register(state, request, id)).await)
         }
+        ["v1", "usage", ref rest @ ..] => usage::route(state, request, rest).await,
+        ["ui", ref rest @ ..] => crate::ui::route(state, request, rest).await,
         ["v1", "logs"] => {
             ("/v1/logs", only(&method, Method::POST, push_logs(state, request)).await)
         }

@@ -6,7 +6,9 @@
 //! anything, and serves the REST API under `/v1` ([`api`]): CRUD for
 //! functions and triggers, the change feed invokers follow
 //! (`GET /v1/watch`), invoker registration, guest logs, and invocation
-//! through a healthy invoker. `/healthz` and `/metrics` sit beside it.
+//! through a healthy invoker, and the usage ledger ([`usage`]): invokers'
+//! usage batches, price plans and cost reports. `/healthz`, `/metrics` and
+//! the usage dashboard `/ui` ([`ui`]) sit beside it.
 //!
 //! It never runs guest code: that is `flint-invoker`'s job, and the two only
 //! talk over this API. The wire types are in `flint-api`.
@@ -24,6 +26,8 @@ pub mod invokers;
 pub mod logs;
 pub mod metrics;
 pub mod store;
+pub mod ui;
+pub mod usage;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -45,6 +49,9 @@ pub struct Config {
     pub max_upload_bytes: usize,
     /// Largest request or response body passed through `…/invoke`, in bytes.
     pub max_invoke_body_bytes: usize,
+    /// Price plan fields to set at start; `None` keeps the stored plan (a
+    /// new store starts with the defaults of [`flint_api::PricePlan`]).
+    pub price_plan: Option<flint_api::PricePlanSpec>,
 }
 
 impl Config {
@@ -61,6 +68,7 @@ impl Config {
             default_limits: Limits::default(),
             max_upload_bytes: Self::DEFAULT_MAX_UPLOAD_BYTES,
             max_invoke_body_bytes: Self::DEFAULT_MAX_INVOKE_BODY_BYTES,
+            price_plan: None,
         }
     }
 }
@@ -107,6 +115,10 @@ pub struct State {
     /// Cancelled when shutdown starts, so long polls answer at once instead
     /// of holding the graceful shutdown for their whole wait.
     pub stopping: CancellationToken,
+    /// The usage ledger and the price plans.
+    pub ledger: usage::Ledger,
+    /// Metrics of the ledger.
+    pub usage_metrics: usage::Metrics,
 }
 
 impl State {
@@ -134,6 +146,11 @@ impl State {
     ) -> Result<Self, Error> {
         let metrics = metrics::Metrics::register(&registry)?;
         metrics.revision.set(store.revision() as i64);
+        let ledger =
+            usage::Ledger::open(store.db(), config.price_plan.as_ref()).map_err(|source| {
+                Error::Store { dir: config.store_dir.display().to_string(), source }
+            })?;
+        let usage_metrics = usage::Metrics::register(&registry)?;
         Ok(Self {
             config,
             store,
@@ -145,6 +162,8 @@ impl State {
             validations: tokio::sync::Semaphore::new(1),
             http: api::invoke::client(),
             stopping: CancellationToken::new(),
+            ledger,
+            usage_metrics,
         })
     }
 }

@@ -53,6 +53,8 @@ struct Args {
     /// How long requests in flight may finish after SIGTERM
     #[arg(long, env = "FLINT_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
     grace: Duration,
+    #[command(flatten)]
+    plan: flint_controller::usage::flags::PlanFlags,
 }
 
 /// Exit code of a bad configuration (`EX_USAGE`, as linkerd2-proxy uses).
@@ -98,6 +100,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     config.default_limits = defaults
         .resolve(&flint_api::Limits::default())
         .map_err(|e| Usage(format!("invalid default limits: {e}")))?;
+    config.price_plan = args.plan.spec();
 
     // Validation needs the engine's settings, not its instance pool: keep the pool tiny.
     let settings = flint_engine::Settings { max_instances: 1, ..flint_engine::Settings::default() };

@@ -135,6 +135,11 @@ impl Store {
         })
     }
 
+    /// The sled database, for the usage ledger's trees.
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
     /// The revision of the last committed change.
     pub fn revision(&self) -> u64 {
         *self.revision.borrow()

@@ -20,21 +20,26 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use crate::Runtime;
 use crate::function::{Function, Rejected};
+use crate::metering::{self, Record};
 
 /// What started an invocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TriggerKind {
-    /// An HTTP request (ingress, or `flint invoke` through the controller).
+    /// An HTTP request to the ingress.
     Http = 0,
     /// A schedule.
     Schedule = 1,
     /// A Kafka record.
     Kafka = 2,
+    /// A call by name through the API (`flint invoke`, the admin `invoke`
+    /// endpoint): metered apart from the ingress, since it is the operator
+    /// calling, not traffic.
+    Invoke = 3,
 }
 
 impl TriggerKind {
     /// Every kind.
-    pub const ALL: [Self; 3] = [Self::Http, Self::Schedule, Self::Kafka];
+    pub const ALL: [Self; 4] = [Self::Http, Self::Schedule, Self::Kafka, Self::Invoke];
 
     /// The kind as a label value.
     pub fn as_str(self) -> &'static str {
@@ -42,6 +47,7 @@ impl TriggerKind {
             Self::Http => "http",
             Self::Schedule => "schedule",
             Self::Kafka => "kafka",
+            Self::Invoke => "invoke",
         }
     }
 }
@@ -167,12 +173,16 @@ where
 {
     let admission = function.admit(&runtime.instances).await.map_err(|rejected| {
         function.metrics.rejected(rejected.as_str());
+        runtime.meter.rejected(function, trigger);
         Failure::Rejected(rejected)
     })?;
-    let (pre, _cold) = function
-        .instance_pre(async || runtime.load(function).await)
-        .await
-        .inspect_err(|_| function.metrics.rejected("not_ready"))?;
+    let loading = Instant::now();
+    let (pre, cold) =
+        function.instance_pre(async || runtime.load(function).await).await.inspect_err(|_| {
+            function.metrics.rejected("not_ready");
+            runtime.meter.rejected(function, trigger);
+        })?;
+    let cold_start_us = cold.then(|| loading.elapsed().as_micros() as u64);
 
     let limits = &function.deployment.limits;
     let timeout = Duration::from_millis(limits.timeout_ms);
@@ -191,6 +201,7 @@ where
     // Every epoch tick the guest yields to other tasks, so a busy guest does
     // not hold a worker thread; past its deadline it is interrupted.
     let started = Instant::now();
+    let start_us = if runtime.meter.enabled() { metering::now_us() } else { 0 };
     let deadline = started + timeout;
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |_| {
@@ -217,15 +228,29 @@ where
     let function2 = Arc::clone(function);
     let mut guest = Box::pin(async move {
         let _admission = admission;
+        let mut instantiated = Duration::ZERO;
         let run = async {
             let proxy = pre.instantiate_async(&mut store).await?;
-            runtime2.metrics.instantiation_seconds.observe(started.elapsed().as_secs_f64());
+            instantiated = started.elapsed();
+            runtime2.metrics.instantiation_seconds.observe(instantiated.as_secs_f64());
             proxy.wasi_http_incoming_handler().call_handle(&mut store, request, out).await
         };
         let result = tokio::time::timeout(timeout, run).await;
         let wall = started.elapsed();
         let (outcome, failure) = classify(&store, &function2, timeout, result);
         function2.metrics.duration(trigger, outcome).observe(wall.as_secs_f64());
+        runtime2.meter.record(
+            &function2,
+            &Record {
+                trigger,
+                start_us,
+                wall_us: wall.as_micros() as u64,
+                instantiate_us: instantiated.as_micros() as u64,
+                cold_start_us,
+                peak_memory_bytes: store.data().limiter().peak() as u64,
+                outcome,
+            },
+        );
         drop(store);
         runtime2.logs.capture(&function2, &stdout, &stderr, failure.as_ref());
         failure

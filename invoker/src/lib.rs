@@ -6,7 +6,9 @@
 //! Functions load on their first call and unload when idle ([`function`]).
 //! Triggers start invocations: the HTTP ingress routes requests by host and
 //! path prefix ([`trigger::http`]). Guest stdout/stderr are shipped to the
-//! controller ([`logs`]); metrics are in [`metrics`].
+//! controller ([`logs`]); metrics are in [`metrics`]. Every invocation is
+//! metered, spooled to disk and shipped to the controller's usage ledger
+//! ([`metering`]).
 //!
 //! The engine settings, the linker and the per-invocation host state come
 //! from `flint-engine`, shared with the controller's upload validation. The
@@ -24,6 +26,7 @@ pub mod feed;
 pub mod function;
 pub mod invoke;
 pub mod logs;
+pub mod metering;
 pub mod metrics;
 pub mod registry;
 pub mod routes;
@@ -59,6 +62,14 @@ pub struct Config {
     pub advertise_host: Option<String>,
     /// This invoker's id; `None` makes one from the host name and process id.
     pub id: Option<String>,
+    /// Whether invocations are metered for billing (the usage ledger and
+    /// `flint_invoker_billable_memory_byte_seconds_total`). Off, nothing is recorded.
+    pub metering: bool,
+    /// Where usage waits on disk until the controller has it.
+    pub usage_dir: PathBuf,
+    /// How often usage is written to `usage_dir`: a `kill -9` loses at most
+    /// the invocations that ended within the last interval.
+    pub usage_flush_interval: Duration,
 }
 
 impl Config {
@@ -66,16 +77,22 @@ impl Config {
     pub const DEFAULT_MAX_BODY_BYTES: usize = 16 << 20;
     /// Default log capture per stream and invocation: 64 KiB.
     pub const DEFAULT_LOG_CAPTURE_BYTES: usize = 64 << 10;
+    /// Default usage flush interval: 100 ms, ten small file writes a second
+    /// while functions run, and the most a `kill -9` can lose.
+    pub const DEFAULT_USAGE_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 
     /// Settings with every default.
     pub fn new(controller_url: String, cache_dir: PathBuf) -> Self {
         Self {
             controller_url,
+            usage_dir: cache_dir.join("usage"),
             cache_dir,
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
             log_capture_bytes: Self::DEFAULT_LOG_CAPTURE_BYTES,
             advertise_host: None,
             id: None,
+            metering: true,
+            usage_flush_interval: Self::DEFAULT_USAGE_FLUSH_INTERVAL,
         }
     }
 }
@@ -124,6 +141,8 @@ pub struct Runtime {
     pub instances: Arc<Semaphore>,
     /// Guest logs on their way to the controller.
     pub logs: logs::LogSender,
+    /// Usage on its way to the controller.
+    pub meter: metering::Meter,
     /// The last change-feed revision applied.
     pub revision: AtomicU64,
     /// Whether the feed has been applied at least once (readiness).
@@ -197,6 +216,7 @@ impl Invoker {
         )
         .map_err(|source| Error::Cache { dir: config.cache_dir.display().to_string(), source })?;
         let (logs, log_receiver) = logs::channel(metrics.logs_dropped.clone());
+        let meter = metering::Meter::new(config.metering, &registry)?;
         let runtime = Runtime {
             config,
             linker,
@@ -207,6 +227,7 @@ impl Invoker {
             prometheus: registry,
             instances: Arc::new(Semaphore::new(settings.max_instances as usize)),
             logs,
+            meter,
             revision: AtomicU64::new(0),
             synced: AtomicBool::new(false),
             applied: tokio::sync::Notify::new(),
@@ -234,6 +255,7 @@ impl Invoker {
         tracing::info!(id = %info.id, http = %info.http_url, admin = %info.admin_url, "invoker starting");
         let _ticker = EpochTicker::start(runtime.linker.engine().clone());
 
+        let metering = metering::ship::start(&runtime, info.id.clone());
         let tasks = TaskTracker::new();
         let stop_servers = shutdown.child_token();
         let stop_background = CancellationToken::new();
@@ -279,7 +301,11 @@ impl Invoker {
         servers.close();
         servers.wait().await;
 
-        // Servers have drained their requests; stop the rest and flush logs.
+        // Servers have drained their requests; stop the rest and flush logs
+        // and usage.
+        if let Some(metering) = metering {
+            metering.stop().await;
+        }
         stop_background.cancel();
         tasks.close();
         tasks.wait().await;

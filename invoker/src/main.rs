@@ -48,6 +48,15 @@ struct Args {
     /// Instances that may run at once in this process, across all functions
     #[arg(long, env = "FLINT_MAX_INSTANCES", default_value_t = flint_engine::Settings::DEFAULT_MAX_INSTANCES)]
     max_instances: u32,
+    /// Do not meter invocations (no usage ledger, no billing)
+    #[arg(long, env = "FLINT_NO_METERING")]
+    no_metering: bool,
+    /// Folder where usage waits until the controller has it; default: CACHE/usage
+    #[arg(long, env = "FLINT_USAGE_DIR", value_name = "DIR")]
+    usage_dir: Option<PathBuf>,
+    /// How often usage is written to disk: the most a kill -9 can lose
+    #[arg(long, env = "FLINT_USAGE_FLUSH_INTERVAL", default_value = "100ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    usage_flush_interval: Duration,
     /// How long invocations in flight may finish after SIGTERM
     #[arg(long, env = "FLINT_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
     grace: Duration,
@@ -100,6 +109,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut config = flint_invoker::Config::new(args.controller, args.cache);
     config.advertise_host = args.advertise_host;
     config.id = args.id;
+    config.metering = !args.no_metering;
+    if let Some(dir) = args.usage_dir {
+        config.usage_dir = dir;
+    }
+    config.usage_flush_interval = args.usage_flush_interval;
     let invoker = flint_invoker::Invoker::new(config, linker, &settings, registry)?;
 
     let http = tokio::net::TcpListener::bind(args.listen)

@@ -121,7 +121,7 @@ impl KafkaMetrics {
 pub struct FunctionMetrics {
     metrics: Metrics,
     labels: [String; 2],
-    duration: Arc<[[OnceLock<Histogram>; 4]; 3]>,
+    duration: Arc<[[OnceLock<Histogram>; 4]; 4]>,
     gauges: Arc<[OnceLock<IntGauge>; 3]>,
     cold_start: Arc<OnceLock<Histogram>>,
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use flint_api::{
     FunctionSpec, HttpTrigger, KafkaTrigger, Name, RetryPolicy, StartPosition, TriggerRequest,
-    TriggerSpec,
+    TriggerSpec, UsageQuery,
 };
 use flint_tests::kafka;
 use flint_tests::{Controller, Invoker, guest, http};
@@ -95,6 +95,28 @@ async fn deploys_reach_every_invoker_and_invokers_outlive_the_controller() {
     let took = callable_on(&[&a, &b], "/late/echo", Duration::from_secs(20)).await;
     eprintln!("deploy after the controller's restart, callable on both: {took:?}");
     assert_eq!(http::get(&format!("{}/hello", a.http)).await.status, 200);
+
+    // Usage spooled while the controller was down arrives once: hello
+    // answered one call per invoker when it became callable, 20 per invoker
+    // without the controller, and the last one.
+    let answered = 2 + 40 + 1;
+    let query = UsageQuery {
+        namespace: Some(Name::default_namespace()),
+        function: Some(name("hello")),
+        ..UsageQuery::default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let total = client.usage(&query).await.unwrap().totals.invocations;
+        if total >= answered {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the ledger has {total} of {answered} calls");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Long enough for a batch sent twice to be counted twice, if it were.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(client.usage(&query).await.unwrap().totals.invocations, answered, "exactly once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -131,6 +131,15 @@ async fn ten_thousand_records_in_order_with_replies_and_commits() {
     .unwrap();
     let values: HashSet<&str> = got.iter().map(|r| r.value.as_str()).collect();
     assert_eq!(values.len(), 10_000, "every record was processed (got {} replies)", got.len());
+    if got.len() != 10_000 {
+        let mut seen = HashMap::new();
+        for r in &got {
+            seen.entry(r.value.as_str()).or_insert_with(Vec::new).push((r.partition, r.offset));
+        }
+        let repeats: Vec<_> = seen.iter().filter(|(_, at)| at.len() > 1).collect();
+        eprintln!("repeated replies (value: partition, offset): {repeats:?}");
+        eprintln!("flint's log:\n{}", flint.stderr());
+    }
     assert_eq!(got.len(), 10_000, "no duplicates in normal operation");
     // Replies are keyed like their input and carry CloudEvent headers.
     assert!(

@@ -4,12 +4,17 @@
 
 mod cli;
 mod cluster;
+mod dashboard;
 mod http_functions;
 mod kafka;
 mod limits;
+mod prometheus;
 mod restart;
 mod schedules;
 mod uploads;
+mod usage;
+mod usage_controller_crash;
+mod usage_crash;
 
 use std::time::{Duration, Instant};
 

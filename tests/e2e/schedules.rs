@@ -200,7 +200,11 @@ async fn missed_runs_follow_the_policy_after_the_invoker_was_down() {
     assert_eq!(skip.runs.iter().filter(|r| late(r)).count(), 0, "{:#?}", skip.runs);
 
     // once: one catch-up run, for the newest missed time; the rest missed.
-    let once = wait_status(&client, "once", Duration::from_secs(20), |s| missed(s) > 0).await;
+    // The catch-up and the on-time run start together; wait for both reports.
+    let once = wait_status(&client, "once", Duration::from_secs(20), |s| {
+        missed(s) > 0 && s.runs.iter().any(late)
+    })
+    .await;
     let caught_up: Vec<&Run> = once.runs.iter().filter(|r| late(r)).collect();
     assert_eq!(caught_up.len(), 1, "{:#?}", once.runs);
     let newest_missed =

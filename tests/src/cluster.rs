@@ -51,8 +51,16 @@ impl Controller {
         self.child.take().is_none_or(terminate)
     }
 
+    /// Kills it with SIGKILL.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Starts it again on the same store and the same address, so invokers
-    /// find it again.
+    /// find it again (stopping it with SIGTERM first if it runs).
     pub fn restart(&mut self) {
         self.stop();
         let restarted = Self::start_on(&self.dir, &self.listen.clone());
@@ -62,10 +70,7 @@ impl Controller {
 
 impl Drop for Controller {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.kill9();
     }
 }
 

@@ -13,7 +13,9 @@
 //! - [`Controller`], [`Invoker`]: the two halves as separate processes.
 //! - [`guest`]: the path of a guest component, built if needed.
 //! - [`http`]: a small HTTP client returning whole responses.
+//! - [`chromium`]: headless Chromium, for the DOM and screenshots of a page.
 
+pub mod chromium;
 mod cluster;
 pub mod http;
 pub mod kafka;

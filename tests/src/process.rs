@@ -33,9 +33,22 @@ impl Flint {
         flint
     }
 
+    /// Starts Flint with a fresh data folder and extra `flint up` flags.
+    pub fn start_with(extra: &[&str]) -> Self {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let mut flint = Self::start_in_with(temp.path(), extra);
+        flint._temp = Some(temp);
+        flint
+    }
+
     /// Starts Flint on an existing data folder (to test restarts).
     pub fn start_in(data: &Path) -> Self {
-        let args: Vec<String> = [
+        Self::start_in_with(data, &[])
+    }
+
+    /// Starts Flint on an existing data folder with extra `flint up` flags.
+    pub fn start_in_with(data: &Path, extra: &[&str]) -> Self {
+        let mut args: Vec<String> = [
             "up",
             "--data",
             &data.join("flint").to_string_lossy(),
@@ -48,6 +61,7 @@ impl Flint {
         ]
         .map(str::to_owned)
         .into();
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
         let (child, addrs) = spawn(&flint_bin(), &args, data, "", &["api", "http", "admin"]);
         let [api, http, admin] = addrs.try_into().expect("three addresses");
         Self { child: Some(child), data: data.to_owned(), _temp: None, api, http, admin }

@@ -74,7 +74,7 @@ fn print(lines: &[LogLine], format: Output, timestamps: bool) -> anyhow::Result<
                 text.push_str(&line.line);
                 text.push('\n');
             }
-            Output::Json => {
+            Output::Json | Output::Csv => {
                 text.push_str(&serde_json::to_string(line).context("encoding JSON")?);
                 text.push('\n');
             }

@@ -44,6 +44,17 @@ pub struct UpArgs {
     /// How long requests in flight may take to finish after ctrl-c or SIGTERM
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub grace: Duration,
+
+    /// Do not meter invocations (no usage ledger, no billing)
+    #[arg(long)]
+    pub no_metering: bool,
+
+    /// How often the invoker writes usage to disk: the most a kill -9 can lose
+    #[arg(long, default_value = "100ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub usage_flush_interval: Duration,
+
+    #[command(flatten)]
+    pub plan: flint_controller::usage::flags::PlanFlags,
 }
 
 /// Runs Flint until ctrl-c or SIGTERM.
@@ -59,11 +70,10 @@ pub async fn run(args: UpArgs, global: &Global) -> anyhow::Result<()> {
     let linker = flint_engine::linker(&engine)?;
     let registry = prometheus::Registry::new_custom(Some("flint".into()), None)?;
 
-    let controller = flint_controller::State::open(
-        flint_controller::Config::new(args.data.join("store")),
-        linker.clone(),
-        registry.clone(),
-    )?;
+    let mut controller_config = flint_controller::Config::new(args.data.join("store"));
+    controller_config.price_plan = args.plan.spec();
+    let controller =
+        flint_controller::State::open(controller_config, linker.clone(), registry.clone())?;
 
     let api = bind(args.api_listen, "--api-listen").await?;
     let http = bind(args.listen, "--listen").await?;
@@ -72,6 +82,9 @@ pub async fn run(args: UpArgs, global: &Global) -> anyhow::Result<()> {
     let mut invoker_config =
         flint_invoker::Config::new(format!("http://{api_addr}"), args.data.join("artifacts"));
     invoker_config.id = Some("local".into());
+    invoker_config.metering = !args.no_metering;
+    invoker_config.usage_dir = args.data.join("usage");
+    invoker_config.usage_flush_interval = args.usage_flush_interval;
     let invoker = flint_invoker::Invoker::new(invoker_config, linker, &settings, registry)?;
 
     println!("api listening on http://{api_addr}");

@@ -15,8 +15,9 @@ use serde::de::DeserializeOwned;
 
 use crate::scheduler::{Cursor, Fire, Lease, LeaseRequest, RunReport, ScheduleStatus};
 use crate::{
-    Digest, ErrorBody, Function, FunctionSpec, InvokerInfo, InvokerStatus, LogEntry, LogPage, Name,
-    REVISION_HEADER, Trigger, TriggerRequest, TriggerStatus, Version, WASM_CONTENT_TYPE, Watch,
+    BatchAck, Digest, ErrorBody, Function, FunctionSpec, InvokerInfo, InvokerStatus, LogEntry,
+    LogPage, Name, PricePlan, PricePlanSpec, REVISION_HEADER, Trigger, TriggerRequest,
+    TriggerStatus, UsageBatch, UsageQuery, UsageReport, Version, WASM_CONTENT_TYPE, Watch,
 };
 
 /// How long one API call may take before the client gives up. Long polls add
@@ -386,6 +387,40 @@ impl Client {
     /// The invokers that have registered.
     pub async fn list_invokers(&self) -> Result<Vec<InvokerStatus>> {
         self.get("/v1/invokers").await
+    }
+
+    /// Usage and cost for a period (`GET /v1/usage`).
+    pub async fn usage(&self, query: &UsageQuery) -> Result<UsageReport> {
+        self.get(&format!("/v1/usage?{}", query.to_query_string())).await
+    }
+
+    /// The same report as CSV (`GET /v1/usage?format=csv`).
+    pub async fn usage_csv(&self, query: &UsageQuery) -> Result<String> {
+        let path = format!("/v1/usage?{}&format=csv", query.to_query_string());
+        let (_, response) =
+            self.send(Method::GET, &path, HeaderMap::new(), Bytes::new(), REQUEST_TIMEOUT).await?;
+        if !response.status().is_success() {
+            let message = serde_json::from_slice::<ErrorBody>(response.body())
+                .map(|b| b.error)
+                .unwrap_or_else(|_| String::from_utf8_lossy(response.body()).trim().to_owned());
+            return Err(Error::Api { status: response.status(), message });
+        }
+        Ok(String::from_utf8_lossy(response.body()).into_owned())
+    }
+
+    /// Ships a batch of usage (invokers do this); the answer carries the price plan.
+    pub async fn ship_usage(&self, batch: &UsageBatch) -> Result<BatchAck> {
+        self.json(Method::POST, "/v1/usage/batches", batch).await
+    }
+
+    /// The price plan in force.
+    pub async fn price_plan(&self) -> Result<PricePlan> {
+        self.get("/v1/usage/plan").await
+    }
+
+    /// Changes the price plan; usage recorded before keeps its old prices.
+    pub async fn set_price_plan(&self, spec: &PricePlanSpec) -> Result<PricePlan> {
+        self.put("/v1/usage/plan", spec).await
     }
 
     /// Takes, renews or releases the scheduler lease (invokers do this).

@@ -15,6 +15,7 @@
 //! - [`schedule`]: cron and interval arithmetic in time zones;
 //!   [`scheduler`]: how invokers coordinate to fire each time exactly once.
 //! - [`Watch`], [`Change`], [`Snapshot`]: the change feed.
+//! - [`UsageBatch`], [`PricePlan`], [`UsageReport`]: metering and billing.
 //! - [`Client`]: the REST client.
 //!
 //! Types people write (`*Spec`, [`TriggerRequest`]) refuse unknown fields;
@@ -31,6 +32,7 @@ pub mod scheduler;
 #[cfg(feature = "server")]
 pub mod server;
 mod trigger;
+mod usage;
 
 use std::fmt;
 
@@ -47,6 +49,11 @@ use serde::{Deserialize, Serialize};
 pub use trigger::{
     HTTP_METHODS, HttpTrigger, KAFKA_RESERVED_PROPERTIES, KafkaTrigger, MissedPolicy, RetryPolicy,
     ScheduleTrigger, StartPosition, Trigger, TriggerRequest, TriggerSpec,
+};
+pub use usage::{
+    BatchAck, CSV_COLUMNS, CSV_CONTENT_TYPE, DurationHistogram, FreeTier, GroupBy, MIB_PER_GB,
+    MICROS_PER_SECOND, OutcomeCounts, PricePlan, PricePlanSpec, UsageAggregate, UsageBatch,
+    UsageFigures, UsageQuery, UsageReport, UsageRow, billed_us, gb_seconds,
 };
 
 /// Response header carrying the controller's store revision after the request.

@@ -118,7 +118,7 @@ impl Store {
         Ok(cursors)
     }
 
-    /// Stores run attempts, keeping the newest [`RUNS_KEPT`] per trigger.
+    /// Stores run attempts, keeping the newest `RUNS_KEPT` per trigger.
     /// Runs of a trigger that no longer exists are dropped.
     pub fn add_runs(
         &self,

@@ -3,7 +3,7 @@
 //!
 //! Precompiled artifacts only load into an engine with identical settings, and
 //! an upload is only worth accepting if it will link on an invoker, so the
-//! engine [`Config`](wasmtime::Config), the [`Linker`] (what a guest may
+//! engine [`Config`], the [`Linker`] (what a guest may
 //! import) and the store data [`Host`] live here, once.
 //!
 //! # Layout

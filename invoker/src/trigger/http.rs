@@ -32,7 +32,7 @@ pub async fn ingress(
                 .registry
                 .function(namespace, function)
                 .ok_or_else(|| (namespace.clone(), function.clone()));
-            call(&runtime, target, request).await
+            call(&runtime, target, TriggerKind::Http, request).await
         }
         Match::MethodNotAllowed(methods) => {
             let mut response = text(
@@ -81,13 +81,14 @@ pub async fn invoke_by_name(
         Err(_) => return text(StatusCode::BAD_REQUEST, "invalid path".into()),
     }
     let target = runtime.registry.function(&ns, &name).ok_or((ns, name));
-    call(runtime, target, request).await
+    call(runtime, target, TriggerKind::Invoke, request).await
 }
 
 /// Calls the function, or explains why there is none (`Err` names it).
 async fn call(
     runtime: &Arc<Runtime>,
     target: Result<Arc<Function>, (Name, Name)>,
+    trigger: TriggerKind,
     mut request: Request<Incoming>,
 ) -> Response<HyperOutgoingBody> {
     let function = match target {
@@ -117,7 +118,7 @@ async fn call(
         request.headers_mut().insert(header::HOST, HeaderValue::from_static("localhost"));
     }
     let request = request.map(|body| LimitedBody { body, remaining: limit });
-    match invoke(runtime, &function, TriggerKind::Http, request).await {
+    match invoke(runtime, &function, trigger, request).await {
         Ok(response) => response,
         Err(failure) => failure_response(&function, &failure),
     }

@@ -39,16 +39,17 @@ pub enum Handled {
 /// Runs `record` through the trigger's function until it is handled:
 /// retries failures with backoff, then dead-letters it (or, without a
 /// dead-letter topic, keeps retrying at the longest backoff). A full
-/// function queue is waited out without using an attempt.
+/// function queue is waited out without using an attempt. `stop` ends only
+/// the waits between attempts: an attempt or a produce under way finishes.
 pub async fn handle(trigger: &Trigger, record: &OwnedMessage, stop: &CancellationToken) -> Handled {
     let metrics = &trigger.metrics;
     let started = Instant::now();
     let mut attempt = 1u32;
     loop {
-        let outcome = tokio::select! {
-            () = stop.cancelled() => return Handled::Abandoned,
-            outcome = deliver(trigger, record, attempt) => outcome,
-        };
+        // Not interrupted by `stop`: a drain lets the attempt (bounded by
+        // the function's timeout) and its reply finish, so what the function
+        // did is committed rather than done again by the partition's next owner.
+        let outcome = deliver(trigger, record, attempt).await;
         let error = match outcome {
             Ok(reply) => {
                 if let Some(body) = reply
@@ -258,7 +259,7 @@ fn text_header<'a>(key: &'a str, value: &'a str) -> Header<'a, &'a str> {
 }
 
 /// Produces a record and waits for the broker's acknowledgement, retrying
-/// while the broker is unavailable. `false`: stopped first.
+/// while the broker is unavailable. `false`: stopped while waiting to retry.
 async fn produce_until_acked(
     trigger: &Trigger,
     stop: &CancellationToken,
@@ -273,11 +274,9 @@ async fn produce_until_acked(
         if let Some(key) = &outgoing.key {
             record = record.key(key.as_slice());
         }
-        let sent = tokio::select! {
-            () = stop.cancelled() => return false,
-            sent = trigger.producer.send(record, Duration::from_secs(30)) => sent,
-        };
-        match sent {
+        // Once sent, the record may land: wait for the answer even when
+        // stopping, so a reply that was written is also committed.
+        match trigger.producer.send(record, Duration::from_secs(30)).await {
             Ok(_) => return true,
             Err((error, _)) => {
                 tracing::warn!(trigger = %trigger.name, topic = %outgoing.topic, %error, "cannot produce; retrying");
@@ -292,13 +291,19 @@ async fn produce_until_acked(
 }
 
 /// The producer for a trigger's replies and dead letters: every produce
-/// waits for all in-sync replicas (`acks=all`) before the offset moves.
+/// waits for all in-sync replicas (`acks=all`) before the offset moves, and
+/// the producer is idempotent, so librdkafka's own retries of a send (after
+/// a timeout, say) never write a reply twice.
 pub fn producer(
     bootstrap: &str,
     properties: &std::collections::BTreeMap<String, String>,
 ) -> rdkafka::error::KafkaResult<FutureProducer> {
     let mut config = rdkafka::ClientConfig::new();
-    config.set("bootstrap.servers", bootstrap).set("acks", "all").set("linger.ms", "1");
+    config
+        .set("bootstrap.servers", bootstrap)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "1");
     for (key, value) in properties {
         // Consumer-only properties make a producer warn; pass the shared ones.
         if !key.starts_with("session.")

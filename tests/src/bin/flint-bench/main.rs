@@ -9,6 +9,9 @@
 //! - instantiation: a fresh instance of `hello-http` from its `InstancePre`,
 //!   in this process with Flint's engine;
 //! - memory: resident memory of `flint up` with 1,000 deployed idle functions;
+//! - metering: warm HTTP through Flint with metering on and through a second
+//!   `flint up --no-metering`, alternating; requests/s and the ratio (the
+//!   goal is at least 0.98).
 //! - Kafka: records/s through the same function from a 4-partition topic
 //!   (consume, invoke, commit) beside the HTTP rate, and end-to-end latency
 //!   at a fixed rate below the maximum (when a broker is given in
@@ -28,6 +31,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 mod kafka;
+mod metering;
 
 const CONNECTIONS: u32 = 50;
 
@@ -92,6 +96,8 @@ async fn main() {
             flint_tests::kafka::ENV_BOOTSTRAP
         );
     }
+
+    metering::compare(&ns, &wasm, &flint_url, seconds).await;
 
     println!("\n# cold start (function scaled to zero, artifact on disk)");
     let idle = LimitsSpec { idle_timeout_ms: Some(100), ..LimitsSpec::default() };

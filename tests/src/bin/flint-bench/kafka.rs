@@ -34,13 +34,20 @@ async fn succeeded(flint: &Flint, trigger: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Records/s of the Kafka path with `in_flight` records per partition.
-pub async fn throughput(flint: &Flint, bootstrap: &str, in_flight: u32) -> f64 {
+/// Records/s of the Kafka path with `in_flight` records per partition, and
+/// of a bare consumer reading the same records (the broker's ceiling).
+pub async fn throughput(flint: &Flint, bootstrap: &str, in_flight: u32) -> (f64, f64) {
     let topic = kafka::unique_topic("bench");
     kafka::create_topic(bootstrap, &topic, PARTITIONS).await;
     let records: Vec<(String, String)> =
         (0..RECORDS).map(|i| (format!("k{}", i % 1000), format!("r{i}"))).collect();
     kafka::produce(&kafka::producer(bootstrap), &topic, &records).await;
+    let bare = tokio::task::spawn_blocking({
+        let (bootstrap, topic) = (bootstrap.to_owned(), topic.clone());
+        move || bare_consumer(&bootstrap, &topic)
+    })
+    .await
+    .expect("bare consumer");
     // The records wait in the topic; the clock starts when the trigger exists.
     let name = format!("bench-{in_flight}");
     let request = TriggerRequest {
@@ -65,10 +72,40 @@ pub async fn throughput(flint: &Flint, bootstrap: &str, in_flight: u32) -> f64 {
             let elapsed =
                 first.map_or(Duration::ZERO, |f| f.elapsed()).max(Duration::from_millis(1));
             remove(flint, &name).await;
-            return done / elapsed.as_secs_f64();
+            return (done / elapsed.as_secs_f64(), bare);
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Records/s of a plain consumer reading every partition of `topic` from the
+/// start (assigned, no group), timed from its first record to its last.
+fn bare_consumer(bootstrap: &str, topic: &str) -> f64 {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", kafka::unique_topic("bare"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..PARTITIONS {
+        assignment.add_partition_offset(topic, partition, Offset::Beginning).expect("partition");
+    }
+    consumer.assign(&assignment).expect("assign");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let (mut first, mut count) = (None, 0usize);
+    while count < RECORDS && Instant::now() < deadline {
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) {
+            first.get_or_insert_with(Instant::now);
+            // Owned, as Flint's consumer keeps each record.
+            std::hint::black_box(message.detach());
+            count += 1;
+        }
+    }
+    let elapsed = first.map_or(Duration::ZERO, |f| f.elapsed()).max(Duration::from_millis(1));
+    count as f64 / elapsed.as_secs_f64()
 }
 
 /// End-to-end latency (record produced → reply produced) at `rate` records/s

@@ -79,10 +79,13 @@ async fn main() {
             "\n# Kafka path: {} records over 4 partitions through hello-http (consume, invoke, commit)",
             50_000
         );
-        let one = kafka::throughput(&flint, &bootstrap, 1).await;
-        let many = kafka::throughput(&flint, &bootstrap, 64).await;
+        let (one, bare_one) = kafka::throughput(&flint, &bootstrap, 1).await;
+        let (many, bare_many) = kafka::throughput(&flint, &bootstrap, 64).await;
+        let bare = bare_one.max(bare_many);
         println!("in flight per partition 1: {one:.0} records/s; 64: {many:.0} records/s");
+        println!("a bare consumer reading the same records (no function): {bare:.0} records/s");
         println!("ratio Kafka (64 in flight) / HTTP (flint, above): {:.3}", many / fl.rps);
+        println!("ratio Kafka (64 in flight) / bare consumer: {:.3}", many / bare);
         let rate = ((many * 0.5) as u32).clamp(100, 5000);
         let (p50, p99, n) = kafka::latency(&flint, &bootstrap, rate, 10).await;
         println!(

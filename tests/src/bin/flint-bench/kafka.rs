@@ -82,7 +82,7 @@ pub async fn throughput(flint: &Flint, bootstrap: &str, in_flight: u32) -> (f64,
 /// start (assigned, no group), timed from its first record to its last.
 fn bare_consumer(bootstrap: &str, topic: &str) -> f64 {
     use rdkafka::consumer::{BaseConsumer, Consumer};
-    use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+    use rdkafka::{ClientConfig, Offset, TopicPartitionList};
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", kafka::unique_topic("bare"))

@@ -34,9 +34,50 @@ async fn succeeded(flint: &Flint, trigger: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The Kafka section: throughput beside the HTTP rate of the same function
+/// (measured here unless the HTTP section ran) and a bare consumer, then
+/// end-to-end latency at half the throughput.
+pub async fn section(
+    flint: &Flint,
+    bootstrap: &str,
+    flint_url: &str,
+    http_rate: Option<f64>,
+    seconds: u64,
+) {
+    println!(
+        "\n# Kafka path: {RECORDS} records over {PARTITIONS} partitions through hello-http (consume, invoke, commit)"
+    );
+    let http_rate = match http_rate {
+        Some(rate) => rate,
+        None => {
+            crate::wrk(flint_url, 2);
+            let runs: Vec<_> = (0..crate::ROUNDS).map(|_| crate::wrk(flint_url, seconds)).collect();
+            let rate = crate::median(&runs).rps;
+            println!(
+                "HTTP through flint (wrk, {} connections): {rate:.0} requests/s",
+                crate::CONNECTIONS
+            );
+            rate
+        }
+    };
+    let (one, bare_one) = throughput(flint, bootstrap, 1).await;
+    let (many, bare_many) = throughput(flint, bootstrap, 64).await;
+    let bare = bare_one.max(bare_many);
+    println!("in flight per partition 1: {one:.0} records/s; 64: {many:.0} records/s");
+    println!("a bare consumer reading the same records (no function): {bare:.0} records/s");
+    println!("ratio Kafka (64 in flight) / HTTP (flint): {:.3}", many / http_rate);
+    let rate = ((many * 0.5) as u32).clamp(100, 5000);
+    let (p50, p99, n) = latency(flint, bootstrap, rate, 10).await;
+    println!(
+        "end-to-end latency at {rate} records/s (produce → reply produced, {n} records): p50 {}  p99 {}",
+        crate::ms(p50),
+        crate::ms(p99)
+    );
+}
+
 /// Records/s of the Kafka path with `in_flight` records per partition, and
 /// of a bare consumer reading the same records (the broker's ceiling).
-pub async fn throughput(flint: &Flint, bootstrap: &str, in_flight: u32) -> (f64, f64) {
+async fn throughput(flint: &Flint, bootstrap: &str, in_flight: u32) -> (f64, f64) {
     let topic = kafka::unique_topic("bench");
     kafka::create_topic(bootstrap, &topic, PARTITIONS).await;
     let records: Vec<(String, String)> =
@@ -110,7 +151,7 @@ fn bare_consumer(bootstrap: &str, topic: &str) -> f64 {
 
 /// End-to-end latency (record produced → reply produced) at `rate` records/s
 /// for `seconds`: p50 and p99.
-pub async fn latency(
+async fn latency(
     flint: &Flint,
     bootstrap: &str,
     rate: u32,

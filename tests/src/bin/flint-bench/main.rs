@@ -1,23 +1,25 @@
 //! `flint-bench`: Flint's performance figures, each beside a baseline
 //! measured in the same run (this machine's absolute times are noisy).
+//! Sections, in order (all by default, or those named after the seconds):
 //!
-//! - warm HTTP: `wrk` with 50 connections on `hello-http` through Flint and
-//!   on a bare hyper hello-world server, alternating; requests/s, p50, p99
-//!   and the ratio;
-//! - cold start: latency of the first call to a function scaled to zero
-//!   (artifact on disk, code unloaded);
-//! - instantiation: a fresh instance of `hello-http` from its `InstancePre`,
+//! - `http`: `wrk` with 50 connections on `hello-http` through Flint and on
+//!   a bare hyper hello-world server, alternating; requests/s, p50, p99 and
+//!   the ratio;
+//! - `kafka`: records/s through the same function from a 4-partition topic
+//!   (consume, invoke, commit) beside the HTTP rate and a bare consumer, and
+//!   end-to-end latency at a fixed rate below the maximum (when a broker is
+//!   given in `FLINT_TEST_KAFKA`, which `tests/bench` starts);
+//! - `metering`: warm HTTP through two fresh `flint up`, metering on and
+//!   off, alternating; requests/s and the ratio (the goal is at least 0.98);
+//! - `cold`: latency of the first call to a function scaled to zero
+//!   (artifact on disk, code unloaded) beside a warm call;
+//! - `instantiate`: a fresh instance of `hello-http` from its `InstancePre`,
 //!   in this process with Flint's engine;
-//! - memory: resident memory of `flint up` with 1,000 deployed idle functions;
-//! - metering: warm HTTP through Flint with metering on and through a second
-//!   `flint up --no-metering`, alternating; requests/s and the ratio (the
-//!   goal is at least 0.98).
-//! - Kafka: records/s through the same function from a 4-partition topic
-//!   (consume, invoke, commit) beside the HTTP rate, and end-to-end latency
-//!   at a fixed rate below the maximum (when a broker is given in
-//!   `FLINT_TEST_KAFKA`, which `tests/bench` starts).
+//! - `memory`: resident memory of a fresh `flint up` with 1,000 deployed
+//!   idle functions.
 //!
-//! Run it with `tests/bench` (which builds in release first). Needs `wrk`.
+//! Run it with `tests/bench [SECONDS] [SECTION...]` (which builds in release
+//! first). Needs `wrk`.
 
 use std::convert::Infallible;
 use std::process::Command;
@@ -34,12 +36,22 @@ mod kafka;
 mod metering;
 
 const CONNECTIONS: u32 = 50;
-
+/// wrk runs per server and figure; the median is reported.
 const ROUNDS: usize = 3;
+
+/// The sections, in the order they run.
+const SECTIONS: [&str; 6] = ["http", "kafka", "metering", "cold", "instantiate", "memory"];
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let seconds: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(10);
+    let mut args = std::env::args().skip(1);
+    let seconds: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let chosen: Vec<String> = args.collect();
+    if let Some(unknown) = chosen.iter().find(|s| !SECTIONS.contains(&s.as_str())) {
+        eprintln!("unknown section `{unknown}`; the sections are {}", SECTIONS.join(", "));
+        std::process::exit(64);
+    }
+    let wants = |section: &str| chosen.is_empty() || chosen.iter().any(|s| s == section);
     if std::env::var_os("RUST_BACKTRACE").is_some() {
         eprintln!(
             "note: RUST_BACKTRACE is set; wasmtime then captures a backtrace per instance teardown"
@@ -53,115 +65,118 @@ async fn main() {
     let flint_url = format!("{}/hello", flint.http);
     assert_eq!(http::wait_for(&flint_url, 200).await.text(), "Hello, world!\n");
 
-    let bare = bare_hyper().await;
-    let bare_url = format!("http://{bare}/hello");
-
-    println!(
-        "# warm HTTP, {CONNECTIONS} connections, {seconds} s per run, {ROUNDS} rounds alternating"
-    );
-    wrk(&bare_url, 2);
-    wrk(&flint_url, 2);
-    let mut bare_runs = Vec::new();
-    let mut flint_runs = Vec::new();
-    for _ in 0..ROUNDS {
-        bare_runs.push(wrk(&bare_url, seconds));
-        flint_runs.push(wrk(&flint_url, seconds));
-    }
-    let bare = median(&bare_runs);
-    let fl = median(&flint_runs);
-    println!("{:<12} {:>12} {:>10} {:>10}", "server", "requests/s", "p50", "p99");
-    println!("{:<12} {:>12.0} {:>10} {:>10}", "bare hyper", bare.rps, ms(bare.p50), ms(bare.p99));
-    println!("{:<12} {:>12.0} {:>10} {:>10}", "flint", fl.rps, ms(fl.p50), ms(fl.p99));
-    println!("ratio flint / bare hyper: {:.3}", fl.rps / bare.rps);
-
-    if let Ok(bootstrap) = std::env::var(flint_tests::kafka::ENV_BOOTSTRAP) {
+    let mut http_rate = None;
+    if wants("http") {
+        let bare = bare_hyper().await;
+        let bare_url = format!("http://{bare}/hello");
         println!(
-            "\n# Kafka path: {} records over 4 partitions through hello-http (consume, invoke, commit)",
-            50_000
+            "# warm HTTP, {CONNECTIONS} connections, {seconds} s per run, {ROUNDS} rounds alternating"
         );
-        let (one, bare_one) = kafka::throughput(&flint, &bootstrap, 1).await;
-        let (many, bare_many) = kafka::throughput(&flint, &bootstrap, 64).await;
-        let bare = bare_one.max(bare_many);
-        println!("in flight per partition 1: {one:.0} records/s; 64: {many:.0} records/s");
-        println!("a bare consumer reading the same records (no function): {bare:.0} records/s");
-        println!("ratio Kafka (64 in flight) / HTTP (flint, above): {:.3}", many / fl.rps);
-        println!("ratio Kafka (64 in flight) / bare consumer: {:.3}", many / bare);
-        let rate = ((many * 0.5) as u32).clamp(100, 5000);
-        let (p50, p99, n) = kafka::latency(&flint, &bootstrap, rate, 10).await;
-        println!(
-            "end-to-end latency at {rate} records/s (produce → reply produced, {n} records): p50 {}  p99 {}",
-            ms(p50),
-            ms(p99)
-        );
-    } else {
-        println!(
-            "\n# Kafka path: skipped ({} not set; tests/bench sets it)",
-            flint_tests::kafka::ENV_BOOTSTRAP
-        );
-    }
-
-    metering::compare(&ns, &wasm, &flint_url, seconds).await;
-
-    println!("\n# cold start (function scaled to zero, artifact on disk)");
-    let idle = LimitsSpec { idle_timeout_ms: Some(100), ..LimitsSpec::default() };
-    deploy(&client, &ns, "cold", "/cold", &wasm, idle).await;
-    let cold_url = format!("{}/cold", flint.http);
-    http::wait_for(&cold_url, 200).await;
-    let labels = [("namespace", "default"), ("function", "cold")];
-    let mut cold = Vec::new();
-    for _ in 0..20 {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while flint.metric("flint_invoker_function_loaded", &labels).await != Some(0.0)
-            && Instant::now() < deadline
-        {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        wrk(&bare_url, 2);
+        wrk(&flint_url, 2);
+        let mut bare_runs = Vec::new();
+        let mut flint_runs = Vec::new();
+        for _ in 0..ROUNDS {
+            bare_runs.push(wrk(&bare_url, seconds));
+            flint_runs.push(wrk(&flint_url, seconds));
         }
+        let bare = median(&bare_runs);
+        let fl = median(&flint_runs);
+        println!("{:<12} {:>12} {:>10} {:>10}", "server", "requests/s", "p50", "p99");
+        println!(
+            "{:<12} {:>12.0} {:>10} {:>10}",
+            "bare hyper",
+            bare.rps,
+            ms(bare.p50),
+            ms(bare.p99)
+        );
+        println!("{:<12} {:>12.0} {:>10} {:>10}", "flint", fl.rps, ms(fl.p50), ms(fl.p99));
+        println!("ratio flint / bare hyper: {:.3}", fl.rps / bare.rps);
+        http_rate = Some(fl.rps);
+    }
+
+    if wants("kafka") {
+        match std::env::var(flint_tests::kafka::ENV_BOOTSTRAP) {
+            Ok(bootstrap) => {
+                kafka::section(&flint, &bootstrap, &flint_url, http_rate, seconds).await;
+            }
+            Err(_) => println!(
+                "\n# Kafka path: skipped ({} not set; tests/bench sets it)",
+                flint_tests::kafka::ENV_BOOTSTRAP
+            ),
+        }
+    }
+
+    if wants("metering") {
+        metering::compare(&wasm, seconds).await;
+    }
+
+    if wants("cold") {
+        println!("\n# cold start (function scaled to zero, artifact on disk)");
+        let idle = LimitsSpec { idle_timeout_ms: Some(100), ..LimitsSpec::default() };
+        deploy(&client, &ns, "cold", "/cold", &wasm, idle).await;
+        let cold_url = format!("{}/cold", flint.http);
+        http::wait_for(&cold_url, 200).await;
+        let labels = [("namespace", "default"), ("function", "cold")];
+        let mut cold = Vec::new();
+        for _ in 0..20 {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while flint.metric("flint_invoker_function_loaded", &labels).await != Some(0.0)
+                && Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let started = Instant::now();
+            let response = http::get(&cold_url).await;
+            cold.push(started.elapsed());
+            assert_eq!(response.status, 200);
+        }
+        let warm_started = Instant::now();
+        for _ in 0..20 {
+            http::get(&flint_url).await;
+        }
+        let warm = warm_started.elapsed() / 20;
+        cold.sort();
+        println!(
+            "first call after scale to zero: p50 {}  max {}  (a warm call: {})",
+            ms(cold[10]),
+            ms(cold[19]),
+            ms(warm)
+        );
+    }
+
+    if wants("instantiate") {
+        println!("\n# instantiation (fresh instance from the InstancePre, this process)");
+        let samples = instantiation(&wasm).await;
+        println!(
+            "instantiate: p50 {:.1} µs  p99 {:.1} µs  ({} samples)",
+            micros(samples[samples.len() / 2]),
+            micros(samples[samples.len() * 99 / 100]),
+            samples.len()
+        );
+    }
+
+    if wants("memory") {
+        println!("\n# memory of `flint up` with 1,000 deployed idle functions (a fresh process)");
+        drop(flint);
+        let flint = Flint::start();
+        let client = flint.client();
+        let rss_before = rss_kib(flint.pid());
         let started = Instant::now();
-        let response = http::get(&cold_url).await;
-        cold.push(started.elapsed());
-        assert_eq!(response.status, 200);
+        for i in 0..1000 {
+            deploy_function_only(&client, &ns, &format!("idle-{i}"), &wasm).await;
+        }
+        // Let the invoker apply the feed and the artifacts settle.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let (rss, peak) = (rss_kib(flint.pid()), peak_kib(flint.pid()));
+        println!(
+            "deployed 1000 in {:.1} s; RSS before {} MiB, after {} MiB, peak {} MiB",
+            started.elapsed().as_secs_f64(),
+            rss_before / 1024,
+            rss / 1024,
+            peak / 1024
+        );
     }
-    let warm_started = Instant::now();
-    for _ in 0..20 {
-        http::get(&flint_url).await;
-    }
-    let warm = warm_started.elapsed() / 20;
-    cold.sort();
-    println!(
-        "first call after scale to zero: p50 {}  max {}  (a warm call: {})",
-        ms(cold[10]),
-        ms(cold[19]),
-        ms(warm)
-    );
-
-    println!("\n# instantiation (fresh instance from the InstancePre, this process)");
-    let samples = instantiation(&wasm).await;
-    println!(
-        "instantiate: p50 {:.1} µs  p99 {:.1} µs  ({} samples)",
-        micros(samples[samples.len() / 2]),
-        micros(samples[samples.len() * 99 / 100]),
-        samples.len()
-    );
-
-    println!("\n# memory of `flint up` with 1,000 deployed idle functions (a fresh process)");
-    drop(flint);
-    let flint = Flint::start();
-    let client = flint.client();
-    let rss_before = rss_kib(flint.pid());
-    let started = Instant::now();
-    for i in 0..1000 {
-        deploy_function_only(&client, &ns, &format!("idle-{i}"), &wasm).await;
-    }
-    // Let the invoker apply the feed and the artifacts settle.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let (rss, peak) = (rss_kib(flint.pid()), peak_kib(flint.pid()));
-    println!(
-        "deployed 1000 in {:.1} s; RSS before {} MiB, after {} MiB, peak {} MiB",
-        started.elapsed().as_secs_f64(),
-        rss_before / 1024,
-        rss / 1024,
-        peak / 1024
-    );
 }
 
 async fn deploy(

@@ -163,6 +163,10 @@ pub fn start(trigger: Arc<Trigger>, runtime: tokio::runtime::Handle) -> std::io:
 fn config(trigger: &Trigger) -> ClientConfig {
     let spec = &trigger.spec;
     let mut config = ClientConfig::new();
+    // librdkafka waits up to 500 ms for a fetch to fill; brokers that hold a
+    // fetch for the whole wait (Tansu does) then add that to every record's
+    // latency. The trigger's properties may set it otherwise.
+    config.set("fetch.wait.max.ms", "100");
     for (key, value) in &spec.properties {
         config.set(key, value);
     }

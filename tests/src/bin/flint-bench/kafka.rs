@@ -47,11 +47,18 @@ pub async fn section(
     println!(
         "\n# Kafka path: {RECORDS} records over {PARTITIONS} partitions through hello-http (consume, invoke, commit)"
     );
+    // Flint's CPU time per HTTP request, from one more wrk run.
+    crate::wrk(flint_url, 2);
+    let cpu_before = crate::cpu_time(flint.pid());
+    let run = crate::wrk(flint_url, seconds);
+    let cpu_per_request =
+        (crate::cpu_time(flint.pid()) - cpu_before).div_f64(run.rps * seconds as f64);
     let http_rate = match http_rate {
         Some(rate) => rate,
         None => {
-            crate::wrk(flint_url, 2);
-            let runs: Vec<_> = (0..crate::ROUNDS).map(|_| crate::wrk(flint_url, seconds)).collect();
+            let mut runs: Vec<_> =
+                (1..crate::ROUNDS).map(|_| crate::wrk(flint_url, seconds)).collect();
+            runs.push(run);
             let rate = crate::median(&runs).rps;
             println!(
                 "HTTP through flint (wrk, {} connections): {rate:.0} requests/s",
@@ -60,12 +67,23 @@ pub async fn section(
             rate
         }
     };
-    let (one, bare_one) = throughput(flint, bootstrap, 1).await;
-    let (many, bare_many) = throughput(flint, bootstrap, 64).await;
-    let bare = bare_one.max(bare_many);
-    println!("in flight per partition 1: {one:.0} records/s; 64: {many:.0} records/s");
-    println!("a bare consumer reading the same records (no function): {bare:.0} records/s");
-    println!("ratio Kafka (64 in flight) / HTTP (flint): {:.3}", many / http_rate);
+    let one = throughput(flint, bootstrap, 1).await;
+    let many = throughput(flint, bootstrap, 64).await;
+    println!(
+        "in flight per partition 1: {:.0} records/s; 64: {:.0} records/s",
+        one.rate, many.rate
+    );
+    println!(
+        "a bare consumer reading the same records (no function): {:.0} records/s",
+        one.bare.max(many.bare)
+    );
+    println!("ratio Kafka (64 in flight) / HTTP (flint): {:.3}", many.rate / http_rate);
+    println!(
+        "flint's CPU time per record (64 in flight): {:.0} µs; per HTTP request: {:.0} µs",
+        crate::micros(many.cpu_per_record),
+        crate::micros(cpu_per_request)
+    );
+    let many = many.rate;
     let rate = ((many * 0.5) as u32).clamp(100, 5000);
     let (p50, p99, n) = latency(flint, bootstrap, rate, 10).await;
     println!(
@@ -75,9 +93,19 @@ pub async fn section(
     );
 }
 
+/// What one throughput run measured.
+struct Throughput {
+    /// Records/s through Flint.
+    rate: f64,
+    /// Flint's CPU time (all threads) per record.
+    cpu_per_record: Duration,
+    /// Records/s of a bare consumer reading the same records.
+    bare: f64,
+}
+
 /// Records/s of the Kafka path with `in_flight` records per partition, and
 /// of a bare consumer reading the same records (the broker's ceiling).
-async fn throughput(flint: &Flint, bootstrap: &str, in_flight: u32) -> (f64, f64) {
+async fn throughput(flint: &Flint, bootstrap: &str, in_flight: u32) -> Throughput {
     let topic = kafka::unique_topic("bench");
     kafka::create_topic(bootstrap, &topic, PARTITIONS).await;
     let records: Vec<(String, String)> =
@@ -102,18 +130,24 @@ async fn throughput(flint: &Flint, bootstrap: &str, in_flight: u32) -> (f64, f64
         .await
         .expect("trigger");
     // Joining the group takes a moment: time from the first record handled.
-    let mut first: Option<Instant> = None;
+    let mut first: Option<(Instant, f64, Duration)> = None;
     let deadline = started + Duration::from_secs(600);
     loop {
         let done = succeeded(flint, &name).await;
         if first.is_none() && done > 0.0 {
-            first = Some(Instant::now());
+            first = Some((Instant::now(), done, crate::cpu_time(flint.pid())));
         }
         if done >= RECORDS as f64 || Instant::now() > deadline {
-            let elapsed =
-                first.map_or(Duration::ZERO, |f| f.elapsed()).max(Duration::from_millis(1));
+            let (at, done_then, cpu_then) = first.unwrap_or((started, 0.0, Duration::ZERO));
+            let elapsed = at.elapsed().max(Duration::from_millis(1));
+            let records = done - done_then;
+            let cpu = crate::cpu_time(flint.pid()).saturating_sub(cpu_then);
             remove(flint, &name).await;
-            return (done / elapsed.as_secs_f64(), bare);
+            return Throughput {
+                rate: records / elapsed.as_secs_f64(),
+                cpu_per_record: cpu.div_f64(records.max(1.0)),
+                bare,
+            };
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -5,10 +5,10 @@
 use flint_api::{LimitsSpec, Name};
 use flint_tests::{Flint, http};
 
-use crate::{deploy, median, ms, wrk};
+use crate::{cpu_time, deploy, median, ms, wrk};
 
 /// On vs off is a difference of a few percent: more rounds than the others.
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 7;
 
 pub async fn compare(wasm: &std::path::Path, seconds: u64) {
     println!("\n# metering on vs off (two fresh `flint up`), {ROUNDS} rounds alternating");
@@ -23,21 +23,57 @@ pub async fn compare(wasm: &std::path::Path, seconds: u64) {
         (format!("{}/hello", metered.http), format!("{}/hello", unmetered.http));
     wrk(&on_url, 2);
     wrk(&off_url, 2);
+    // Each round runs both, in alternating order; the ratio of each round's
+    // pair is less exposed to the machine's drift than the medians alone.
+    // CPU time per request, from /proc, is the steadier figure of the two.
+    let measure = |flint: &Flint, url: &str| {
+        let cpu_before = cpu_time(flint.pid());
+        let run = wrk(url, seconds);
+        let cpu = cpu_time(flint.pid()) - cpu_before;
+        (run, cpu.div_f64(run.rps * seconds as f64))
+    };
     let mut on_runs = Vec::new();
     let mut off_runs = Vec::new();
+    let mut ratios = Vec::new();
+    let mut cpu_ratios = Vec::new();
     for round in 0..ROUNDS {
-        // Alternate which goes first, so neither always runs on a warmer machine.
-        if round % 2 == 0 {
-            on_runs.push(wrk(&on_url, seconds));
-            off_runs.push(wrk(&off_url, seconds));
+        let (on, off) = if round % 2 == 0 {
+            let on = measure(&metered, &on_url);
+            (on, measure(&unmetered, &off_url))
         } else {
-            off_runs.push(wrk(&off_url, seconds));
-            on_runs.push(wrk(&on_url, seconds));
-        }
+            let off = measure(&unmetered, &off_url);
+            (measure(&metered, &on_url), off)
+        };
+        ratios.push(on.0.rps / off.0.rps);
+        cpu_ratios.push(on.1.as_secs_f64() / off.1.as_secs_f64());
+        on_runs.push(on);
+        off_runs.push(off);
     }
-    let (on, off) = (median(&on_runs), median(&off_runs));
-    println!("{:<12} {:>12} {:>10} {:>10}", "metering", "requests/s", "p50", "p99");
-    println!("{:<12} {:>12.0} {:>10} {:>10}", "on", on.rps, ms(on.p50), ms(on.p99));
-    println!("{:<12} {:>12.0} {:>10} {:>10}", "off", off.rps, ms(off.p50), ms(off.p99));
-    println!("ratio metering on / off: {:.3} (goal ≥ 0.98)", on.rps / off.rps);
+    let row = |name: &str, runs: &[(crate::Run, std::time::Duration)]| {
+        let run = median(&runs.iter().map(|r| r.0).collect::<Vec<_>>());
+        let mut cpu: Vec<f64> = runs.iter().map(|r| r.1.as_secs_f64() * 1e6).collect();
+        cpu.sort_by(f64::total_cmp);
+        println!(
+            "{name:<12} {:>12.0} {:>10} {:>10} {:>14.1}",
+            run.rps,
+            ms(run.p50),
+            ms(run.p99),
+            cpu[cpu.len() / 2]
+        );
+    };
+    println!(
+        "{:<12} {:>12} {:>10} {:>10} {:>14}",
+        "metering", "requests/s", "p50", "p99", "CPU µs/request"
+    );
+    row("on", &on_runs);
+    row("off", &off_runs);
+    let middle = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "ratio metering on / off, requests/s: {:.3} (median of {ROUNDS} paired rounds; goal ≥ 0.98)",
+        middle(ratios)
+    );
+    println!("ratio metering on / off, CPU per request: {:.3}", middle(cpu_ratios));
 }

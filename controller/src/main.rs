@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
+use flint_api::server::Usage;
 use tokio_util::sync::CancellationToken;
 
 // The same allocator as `flint up`: measured faster for the many small,
@@ -57,33 +58,10 @@ struct Args {
     plan: flint_controller::usage::flags::PlanFlags,
 }
 
-/// Exit code of a bad configuration (`EX_USAGE`, as linkerd2-proxy uses).
-const EX_USAGE: u8 = 64;
-
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(args)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            // One line with the causes; a bad configuration is a usage error.
-            eprintln!("error: {error:#}");
-            let usage = error.downcast_ref::<Usage>().is_some();
-            std::process::ExitCode::from(if usage { EX_USAGE } else { 1 })
-        }
-    }
+    flint_api::server::run_binary(run(args))
 }
-
-/// Marks an error as a configuration mistake.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct Usage(String);
 
 async fn run(args: Args) -> anyhow::Result<()> {
     flint_api::server::init_logging();

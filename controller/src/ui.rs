@@ -108,6 +108,11 @@ impl View {
         (first, (self.to - first).div_ceil(self.step) as usize)
     }
 
+    /// The point a bucket starting at `start` falls in.
+    fn point(&self, start: u64) -> usize {
+        (start.saturating_sub(self.points().0) / self.step) as usize
+    }
+
     fn labels(&self) -> Vec<String> {
         let (first, points) = self.points();
         let format = if self.step >= usage::DAY { "%Y-%m-%d" } else { "%m-%d %H:%M" };
@@ -149,28 +154,34 @@ fn time(second: u64, format: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Runs a ledger query off the async threads; an error page if it fails.
+async fn ask(state: &Arc<State>, query: Query) -> Result<Answer, FullResponse> {
+    blocking(state, move |s| s.ledger.query(&query))
+        .await
+        .map_err(|_| error_page(StatusCode::INTERNAL_SERVER_ERROR, "The ledger failed."))
+}
+
 async fn overview(state: &Arc<State>, query: Option<&str>) -> FullResponse {
     let started = Instant::now();
     let view = match View::parse(query) {
         Ok(view) => view,
         Err(message) => return error_page(StatusCode::BAD_REQUEST, &message),
     };
-    let ledger_query = view.query(None, true);
-    let answer = match blocking(state, move |s| s.ledger.query(&ledger_query)).await {
+    let answer = match ask(state, view.query(None, true)).await {
         Ok(answer) => answer,
-        Err(_) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, "The ledger failed."),
+        Err(page) => return page,
     };
     let plans = &answer.plans.by_id;
     let currency = answer.plans.current.currency.clone();
 
     // Fold the (time, function) groups into a series over time and a total
     // per function.
-    let (first, points) = view.points();
+    let (_, points) = view.points();
     let mut overall = vec![Acc::default(); points];
     let mut functions: HashMap<(Name, Name), (Acc, Vec<Acc>)> = HashMap::new();
     for group in &answer.groups {
         let Some(start) = group.start else { continue };
-        let i = ((start.saturating_sub(first)) / view.step) as usize;
+        let i = view.point(start);
         if i >= points {
             continue;
         }
@@ -258,19 +269,17 @@ async fn function_page(
         Err(message) => return error_page(StatusCode::BAD_REQUEST, &message),
     };
     view.namespace = Some(ns.clone());
-    let ledger_query = view.query(Some(name.clone()), false);
-    let answer = match blocking(state, move |s| s.ledger.query(&ledger_query)).await {
+    let answer = match ask(state, view.query(Some(name.clone()), false)).await {
         Ok(answer) => answer,
-        Err(_) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, "The ledger failed."),
+        Err(page) => return page,
     };
     let plans = &answer.plans.by_id;
     let currency = answer.plans.current.currency.clone();
-    let (first, points) = view.points();
+    let (_, points) = view.points();
     let mut series = vec![Acc::default(); points];
     for group in &answer.groups {
         let Some(start) = group.start else { continue };
-        let i = ((start.saturating_sub(first)) / view.step) as usize;
-        if let Some(slot) = series.get_mut(i) {
+        if let Some(slot) = series.get_mut(view.point(start)) {
             slot.merge(&group.acc);
         }
     }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Child;
 
-use crate::process::{spawn, terminate};
+use crate::process::{kill, spawn, terminate};
 
 /// The binaries live beside `flint`.
 fn bin(name: &str) -> PathBuf {
@@ -53,10 +53,7 @@ impl Controller {
 
     /// Kills it with SIGKILL.
     pub fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        kill(self.child.take());
     }
 
     /// Starts it again on the same store and the same address, so invokers
@@ -116,10 +113,7 @@ impl Invoker {
 
     /// Kills it with SIGKILL.
     pub fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        kill(self.child.take());
     }
 }
 

@@ -123,10 +123,7 @@ impl Flint {
 
     /// Sends SIGKILL and waits for the process to be gone.
     pub fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        kill(self.child.take());
     }
 
     /// Sends SIGTERM and waits up to 10 s for a clean exit (then kills).
@@ -220,6 +217,14 @@ pub(crate) fn spawn(
             panic!("{} did not listen within {START_TIMEOUT:?}:\n{}", bin.display(), stderr());
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends SIGKILL to `child`, if there is one, and waits for it to be gone.
+pub(crate) fn kill(child: Option<Child>) {
+    if let Some(mut child) = child {
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 

@@ -67,6 +67,36 @@ where
     graceful.shutdown().await;
 }
 
+/// Exit code of a bad configuration (`EX_USAGE`, as linkerd2-proxy uses).
+const EX_USAGE: u8 = 64;
+
+/// Marks an error as a configuration mistake: [`run_binary`] exits with 64
+/// (`EX_USAGE`) on it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Usage(pub String);
+
+/// A server binary's `main`: runs `run` on a multi-threaded runtime and
+/// turns its result into the exit code, printing an error as one line with
+/// its causes (exit 64 for a [`Usage`] error, 1 for any other).
+pub fn run_binary(run: impl Future<Output = anyhow::Result<()>>) -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            let usage = error.downcast_ref::<Usage>().is_some();
+            std::process::ExitCode::from(if usage { EX_USAGE } else { 1 })
+        }
+    }
+}
+
 /// Logs to stderr, in color only on a terminal. `RUST_LOG` overrides the
 /// default: Flint's crates at info, the rest at warn.
 pub fn init_logging() {

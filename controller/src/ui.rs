@@ -292,7 +292,7 @@ async fn function_page(
     );
     period_links(&mut body, &view, &format!("/ui/functions/{ns}/{name}"));
     totals_cards(&mut body, &totals, &answer, &currency, false);
-    let f = &answer.totals.figures;
+    let f = &answer.totals.sums;
     let ran = totals.invocations.max(1);
     body.push_str(r#"<div class="cards">"#);
     card(

@@ -195,7 +195,7 @@ fn percent_decode(raw: &str) -> String {
 
 /// The figures of an accumulator, priced with `plans`.
 pub fn figures(acc: &Acc, plans: &HashMap<u64, PricePlan>) -> UsageFigures {
-    let f = &acc.figures;
+    let f = &acc.sums;
     let (request_cost, compute_cost) = acc.cost(plans);
     UsageFigures {
         invocations: f.counts.ran(),

@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use flint_api::{DurationHistogram, OutcomeCounts, PricePlan, UsageAggregate};
+use flint_api::{DurationHistogram, PricePlan, UsageAggregate, UsageSums};
 use prometheus::{CounterVec, IntCounter, IntGauge, Opts, Registry};
 
 use crate::function::Function;
@@ -102,16 +102,7 @@ struct Key {
 struct Entry {
     function: Arc<Function>,
     trigger: TriggerKind,
-    granularity_us: u64,
-    counts: OutcomeCounts,
-    wall_us: u64,
-    billed_us: u64,
-    mb_billed_us: u64,
-    instantiate_us: u64,
-    cold_starts: u64,
-    cold_start_us: u64,
-    peak_memory_bytes: u64,
-    histogram: DurationHistogram,
+    sums: UsageSums,
 }
 
 type Shard = HashMap<Key, Entry, BuildHasherDefault<KeyHasher>>;
@@ -184,25 +175,24 @@ impl Meter {
         if !self.enabled {
             return;
         }
-        self.with_entry(function, record.trigger, record.start_us, |entry| {
+        self.with_entry(function, record.trigger, record.start_us, |sums| {
             match record.outcome {
-                Outcome::Ok => entry.counts.ok += 1,
-                Outcome::Error => entry.counts.error += 1,
-                Outcome::Timeout => entry.counts.timeout += 1,
-                Outcome::OutOfMemory => entry.counts.out_of_memory += 1,
+                Outcome::Ok => sums.counts.ok += 1,
+                Outcome::Error => sums.counts.error += 1,
+                Outcome::Timeout => sums.counts.timeout += 1,
+                Outcome::OutOfMemory => sums.counts.out_of_memory += 1,
             }
-            let billed = flint_api::billed_us(record.wall_us, entry.granularity_us);
-            entry.wall_us += record.wall_us;
-            entry.billed_us += billed;
-            entry.mb_billed_us +=
-                u64::from(function.deployment.limits.memory_mb).saturating_mul(billed);
-            entry.instantiate_us += record.instantiate_us;
+            let billed = flint_api::billed_us(record.wall_us, sums.granularity_us);
+            sums.wall_us += record.wall_us;
+            sums.billed_us += billed;
+            sums.mb_billed_us += sums.memory_mb.saturating_mul(billed);
+            sums.instantiate_us += record.instantiate_us;
             if let Some(us) = record.cold_start_us {
-                entry.cold_starts += 1;
-                entry.cold_start_us += us;
+                sums.cold_starts += 1;
+                sums.cold_start_us += us;
             }
-            entry.peak_memory_bytes = entry.peak_memory_bytes.max(record.peak_memory_bytes);
-            entry.histogram.add_to(DurationHistogram::bucket(record.wall_us), 1);
+            sums.peak_memory_bytes = sums.peak_memory_bytes.max(record.peak_memory_bytes);
+            sums.histogram.add_to(DurationHistogram::bucket(record.wall_us), 1);
         });
     }
 
@@ -211,7 +201,7 @@ impl Meter {
         if !self.enabled {
             return;
         }
-        self.with_entry(function, trigger, now_us(), |entry| entry.counts.rejected += 1);
+        self.with_entry(function, trigger, now_us(), |sums| sums.counts.rejected += 1);
     }
 
     fn with_entry(
@@ -219,7 +209,7 @@ impl Meter {
         function: &Arc<Function>,
         trigger: TriggerKind,
         start_us: u64,
-        update: impl FnOnce(&mut Entry),
+        update: impl FnOnce(&mut UsageSums),
     ) {
         let (plan, granularity_us) = self.plan();
         let key = Key {
@@ -232,18 +222,13 @@ impl Meter {
         let entry = shard.entry(key).or_insert_with(|| Entry {
             function: Arc::clone(function),
             trigger,
-            granularity_us,
-            counts: OutcomeCounts::default(),
-            wall_us: 0,
-            billed_us: 0,
-            mb_billed_us: 0,
-            instantiate_us: 0,
-            cold_starts: 0,
-            cold_start_us: 0,
-            peak_memory_bytes: 0,
-            histogram: DurationHistogram::default(),
+            sums: UsageSums {
+                memory_mb: u64::from(function.deployment.limits.memory_mb),
+                granularity_us,
+                ..UsageSums::default()
+            },
         });
-        update(entry);
+        update(&mut entry.sums);
     }
 
     /// Takes everything recorded so far, as aggregates (one per function
@@ -255,7 +240,7 @@ impl Meter {
             let taken = std::mem::take(&mut *shard.lock().unwrap_or_else(PoisonError::into_inner));
             for (key, entry) in taken {
                 match merged.get_mut(&key) {
-                    Some(into) => merge(into, &entry),
+                    Some(into) => into.sums.merge(&entry.sums),
                     None => {
                         merged.insert(key, entry);
                     }
@@ -266,9 +251,9 @@ impl Meter {
             .into_iter()
             .map(|(key, entry)| {
                 let function = &entry.function;
-                if entry.mb_billed_us > 0 {
+                if entry.sums.mb_billed_us > 0 {
                     // MiB × µs to byte-seconds.
-                    let byte_seconds = entry.mb_billed_us as f64 * (1u64 << 20) as f64 / 1e6;
+                    let byte_seconds = entry.sums.mb_billed_us as f64 * (1u64 << 20) as f64 / 1e6;
                     self.byte_seconds
                         .with_label_values(&[function.namespace.as_str(), function.name.as_str()])
                         .inc_by(byte_seconds);
@@ -280,33 +265,11 @@ impl Meter {
                     trigger: entry.trigger.as_str().to_owned(),
                     minute: key.minute,
                     plan: key.plan,
-                    granularity_us: entry.granularity_us,
-                    memory_mb: function.deployment.limits.memory_mb,
-                    counts: entry.counts,
-                    wall_us: entry.wall_us,
-                    billed_us: entry.billed_us,
-                    mb_billed_us: entry.mb_billed_us,
-                    instantiate_us: entry.instantiate_us,
-                    cold_starts: entry.cold_starts,
-                    cold_start_us: entry.cold_start_us,
-                    peak_memory_bytes: entry.peak_memory_bytes,
-                    histogram: entry.histogram,
+                    sums: entry.sums,
                 }
             })
             .collect()
     }
-}
-
-fn merge(into: &mut Entry, from: &Entry) {
-    into.counts.add(&from.counts);
-    into.wall_us += from.wall_us;
-    into.billed_us += from.billed_us;
-    into.mb_billed_us += from.mb_billed_us;
-    into.instantiate_us += from.instantiate_us;
-    into.cold_starts += from.cold_starts;
-    into.cold_start_us += from.cold_start_us;
-    into.peak_memory_bytes = into.peak_memory_bytes.max(from.peak_memory_bytes);
-    into.histogram.merge(&from.histogram);
 }
 
 /// The shard of the calling thread: threads are given shards round robin
@@ -403,15 +366,15 @@ mod tests {
         aggregates.sort_by_key(|a| (a.minute, a.trigger.clone()));
         assert_eq!(aggregates.len(), 3, "{aggregates:#?}");
         let first = &aggregates[0];
-        assert_eq!((first.counts.ok, first.plan, first.granularity_us), (4, 4, 1000));
+        assert_eq!((first.sums.counts.ok, first.plan, first.sums.granularity_us), (4, 4, 1000));
         // 1.5 ms rounds up to 2 ms; 256 MiB.
-        assert_eq!((first.wall_us, first.billed_us), (6000, 8000));
-        assert_eq!(first.mb_billed_us, 256 * 8000);
-        assert_eq!(first.peak_memory_bytes, 1500);
-        assert_eq!(first.histogram.count(), 4);
-        assert_eq!(aggregates[1].counts.error, 4);
-        assert_eq!(aggregates[1].billed_us, 4000);
-        assert!(aggregates.iter().any(|a| a.trigger == "invoke" && a.counts.rejected == 1));
+        assert_eq!((first.sums.wall_us, first.sums.billed_us), (6000, 8000));
+        assert_eq!(first.sums.mb_billed_us, 256 * 8000);
+        assert_eq!(first.sums.peak_memory_bytes, 1500);
+        assert_eq!(first.sums.histogram.count(), 4);
+        assert_eq!(aggregates[1].sums.counts.error, 4);
+        assert_eq!(aggregates[1].sums.billed_us, 4000);
+        assert!(aggregates.iter().any(|a| a.trigger == "invoke" && a.sums.counts.rejected == 1));
         assert!(meter.take().is_empty(), "taken once");
 
         let off = Meter::new(false, &Registry::new()).unwrap();

@@ -182,7 +182,7 @@ fn aggregate_json(out: &mut String, name: &Name, digest: &Digest, minute: u64, i
     let billed = flint_api::billed_us(wall_us, 1000);
     let _ = write!(
         out,
-        r#"{{"namespace":"default","function":"{name}","version":"{digest}","trigger":"http","minute":{minute},"plan":1,"granularity_us":1000,"memory_mb":128,"counts":{{"ok":{ok},"error":{error}}},"wall_us":{wall},"billed_us":{billed},"mb_billed_us":{mb},"instantiate_us":{inst},"cold_starts":{cold},"cold_start_us":0,"peak_memory_bytes":1048576,"histogram":[[{bucket},{n}]]}}"#,
+        r#"{{"namespace":"default","function":"{name}","version":"{digest}","trigger":"http","minute":{minute},"plan":1,"sums":{{"counts":{{"ok":{ok},"error":{error}}},"wall_us":{wall},"billed_us":{billed},"mb_billed_us":{mb},"instantiate_us":{inst},"cold_starts":{cold},"cold_start_us":0,"peak_memory_bytes":1048576,"memory_mb":128,"granularity_us":1000,"histogram":[[{bucket},{n}]]}}}}"#,
         wall = wall_us * (ok + error),
         billed = billed * (ok + error),
         mb = 128 * billed * (ok + error),

@@ -53,7 +53,7 @@ pub use trigger::{
 pub use usage::{
     BatchAck, CSV_COLUMNS, CSV_CONTENT_TYPE, DurationHistogram, FreeTier, GroupBy, MIB_PER_GB,
     MICROS_PER_SECOND, OutcomeCounts, PricePlan, PricePlanSpec, UsageAggregate, UsageBatch,
-    UsageFigures, UsageQuery, UsageReport, UsageRow, billed_us, gb_seconds,
+    UsageFigures, UsageQuery, UsageReport, UsageRow, UsageSums, billed_us, gb_seconds,
 };
 
 /// Response header carrying the controller's store revision after the request.

@@ -157,6 +157,56 @@ impl DurationHistogram {
     }
 }
 
+/// What a set of invocations adds up to: sums, and the maxima of memory and
+/// granularity. Two records of the same function, trigger kind, time bucket
+/// and plan [`merge`](UsageSums::merge) into one; the invoker's per-minute
+/// aggregates, the batches it ships and the controller's ledger records
+/// all carry these figures.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageSums {
+    /// Invocations by outcome.
+    pub counts: OutcomeCounts,
+    /// Sum of guest wall times (instantiation included), in µs.
+    pub wall_us: u64,
+    /// Sum of billed durations: each wall time rounded up to the granularity, in µs.
+    pub billed_us: u64,
+    /// Sum of configured MiB × billed µs: GB-seconds × 1024 × 10⁶.
+    pub mb_billed_us: u64,
+    /// Sum of instantiation times, in µs.
+    pub instantiate_us: u64,
+    /// Invocations that had to load the function first (scale from zero).
+    pub cold_starts: u64,
+    /// Sum of the load times of those, in µs (not billed).
+    pub cold_start_us: u64,
+    /// The largest linear memory one instance reached, in bytes.
+    pub peak_memory_bytes: u64,
+    /// The configured memory of the function, in MiB (the largest, if it changed).
+    pub memory_mb: u64,
+    /// The billing granularity the durations were rounded to, in µs (the
+    /// largest, if records of several plans were merged).
+    pub granularity_us: u64,
+    /// Guest wall times of the invocations that ran.
+    #[serde(default)]
+    pub histogram: DurationHistogram,
+}
+
+impl UsageSums {
+    /// Adds `other`: sums add up, maxima take the larger.
+    pub fn merge(&mut self, other: &Self) {
+        self.counts.add(&other.counts);
+        self.wall_us += other.wall_us;
+        self.billed_us += other.billed_us;
+        self.mb_billed_us += other.mb_billed_us;
+        self.instantiate_us += other.instantiate_us;
+        self.cold_starts += other.cold_starts;
+        self.cold_start_us += other.cold_start_us;
+        self.peak_memory_bytes = self.peak_memory_bytes.max(other.peak_memory_bytes);
+        self.memory_mb = self.memory_mb.max(other.memory_mb);
+        self.granularity_us = self.granularity_us.max(other.granularity_us);
+        self.histogram.merge(&other.histogram);
+    }
+}
+
 /// Usage of one function version, from one trigger kind, in one minute, on
 /// one invoker, under one price plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -176,29 +226,8 @@ pub struct UsageAggregate {
     /// the invoker did not know one yet (the controller prices such usage
     /// with the plan current when it arrives).
     pub plan: u64,
-    /// The billing granularity used, in µs.
-    pub granularity_us: u64,
-    /// The configured memory of the function, in MiB (the largest, if it changed).
-    pub memory_mb: u32,
-    /// Invocations by outcome.
-    pub counts: OutcomeCounts,
-    /// Sum of guest wall times (instantiation included), in µs.
-    pub wall_us: u64,
-    /// Sum of billed durations: each wall time rounded up to the granularity, in µs.
-    pub billed_us: u64,
-    /// Sum of configured MiB × billed µs: GB-seconds × 1024 × 10⁶.
-    pub mb_billed_us: u64,
-    /// Sum of instantiation times, in µs.
-    pub instantiate_us: u64,
-    /// Invocations that had to load the function first (scale from zero).
-    pub cold_starts: u64,
-    /// Sum of the load times of those, in µs (not billed).
-    pub cold_start_us: u64,
-    /// The largest linear memory one instance reached, in bytes.
-    pub peak_memory_bytes: u64,
-    /// Guest wall times of the invocations that ran.
-    #[serde(default)]
-    pub histogram: DurationHistogram,
+    /// What the invocations add up to.
+    pub sums: UsageSums,
 }
 
 /// A batch of aggregates from one invoker (`POST /v1/usage/batches`).

@@ -16,148 +16,87 @@
 //! varint)` pairs. A minute-level record holds the minutes of one hour
 //! ([`Minutes`]); its key's bucket is the hour.
 
-use flint_api::{Digest, DurationHistogram, OutcomeCounts, UsageAggregate};
+use flint_api::{Digest, DurationHistogram, OutcomeCounts, UsageSums};
 
 use crate::store::{Error, Result};
 
 const FORMAT: u8 = 1;
 
-/// The figures of one ledger record; what two records of the same key add up to.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Figures {
-    /// Invocations by outcome.
-    pub counts: OutcomeCounts,
-    /// Sum of wall times, µs.
-    pub wall_us: u64,
-    /// Sum of billed durations, µs.
-    pub billed_us: u64,
-    /// Sum of MiB × billed µs.
-    pub mb_billed_us: u64,
-    /// Sum of instantiation times, µs.
-    pub instantiate_us: u64,
-    /// Cold starts.
-    pub cold_starts: u64,
-    /// Sum of cold-start load times, µs.
-    pub cold_start_us: u64,
-    /// Largest linear memory of one instance, bytes.
-    pub peak_memory_bytes: u64,
-    /// Configured memory, MiB (the largest seen).
-    pub memory_mb: u64,
-    /// Billing granularity, µs (the largest seen).
-    pub granularity_us: u64,
-    /// Wall-time histogram.
-    pub histogram: DurationHistogram,
+/// The value bytes of an hour or day record.
+pub fn encode(sums: &UsageSums) -> Vec<u8> {
+    let mut out = Vec::with_capacity(48 + 3 * sums.histogram.0.len());
+    out.push(FORMAT);
+    encode_into(sums, &mut out);
+    out
 }
 
-impl Figures {
-    /// The figures of an aggregate an invoker sent.
-    pub fn of(aggregate: &UsageAggregate) -> Self {
-        Self {
-            counts: aggregate.counts,
-            wall_us: aggregate.wall_us,
-            billed_us: aggregate.billed_us,
-            mb_billed_us: aggregate.mb_billed_us,
-            instantiate_us: aggregate.instantiate_us,
-            cold_starts: aggregate.cold_starts,
-            cold_start_us: aggregate.cold_start_us,
-            peak_memory_bytes: aggregate.peak_memory_bytes,
-            memory_mb: u64::from(aggregate.memory_mb),
-            granularity_us: aggregate.granularity_us,
-            histogram: aggregate.histogram.clone(),
-        }
+/// Decodes the value bytes of an hour or day record.
+pub fn decode(bytes: &[u8]) -> Result<UsageSums> {
+    match bytes.split_first() {
+        Some((&FORMAT, mut input)) => decode_from(&mut input),
+        _ => Err(corrupt("a usage record has an unknown format")),
     }
+}
 
-    /// Adds `other` (sums, and the largest of the maxima).
-    pub fn merge(&mut self, other: &Self) {
-        self.counts.add(&other.counts);
-        self.wall_us += other.wall_us;
-        self.billed_us += other.billed_us;
-        self.mb_billed_us += other.mb_billed_us;
-        self.instantiate_us += other.instantiate_us;
-        self.cold_starts += other.cold_starts;
-        self.cold_start_us += other.cold_start_us;
-        self.peak_memory_bytes = self.peak_memory_bytes.max(other.peak_memory_bytes);
-        self.memory_mb = self.memory_mb.max(other.memory_mb);
-        self.granularity_us = self.granularity_us.max(other.granularity_us);
-        self.histogram.merge(&other.histogram);
+fn encode_into(sums: &UsageSums, out: &mut Vec<u8>) {
+    let c = &sums.counts;
+    for v in [
+        c.ok,
+        c.error,
+        c.timeout,
+        c.out_of_memory,
+        c.rejected,
+        sums.wall_us,
+        sums.billed_us,
+        sums.mb_billed_us,
+        sums.instantiate_us,
+        sums.cold_starts,
+        sums.cold_start_us,
+        sums.peak_memory_bytes,
+        sums.memory_mb,
+        sums.granularity_us,
+        sums.histogram.0.len() as u64,
+    ] {
+        put_varint(out, v);
     }
+    for (bucket, count) in &sums.histogram.0 {
+        out.push(*bucket);
+        put_varint(out, *count);
+    }
+}
 
-    /// The value bytes of an hour or day record.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(48 + 3 * self.histogram.0.len());
-        out.push(FORMAT);
-        self.encode_into(&mut out);
-        out
+fn decode_from(input: &mut &[u8]) -> Result<UsageSums> {
+    let mut next = || varint(input);
+    let counts = OutcomeCounts {
+        ok: next()?,
+        error: next()?,
+        timeout: next()?,
+        out_of_memory: next()?,
+        rejected: next()?,
+    };
+    let mut sums = UsageSums {
+        counts,
+        wall_us: next()?,
+        billed_us: next()?,
+        mb_billed_us: next()?,
+        instantiate_us: next()?,
+        cold_starts: next()?,
+        cold_start_us: next()?,
+        peak_memory_bytes: next()?,
+        memory_mb: next()?,
+        granularity_us: next()?,
+        histogram: DurationHistogram::default(),
+    };
+    let buckets = next()? as usize;
+    let mut histogram = Vec::with_capacity(buckets.min(256));
+    for _ in 0..buckets {
+        let (&bucket, rest) =
+            input.split_first().ok_or_else(|| corrupt("a usage record is truncated"))?;
+        *input = rest;
+        histogram.push((bucket, varint(input)?));
     }
-
-    fn encode_into(&self, out: &mut Vec<u8>) {
-        let c = &self.counts;
-        for v in [
-            c.ok,
-            c.error,
-            c.timeout,
-            c.out_of_memory,
-            c.rejected,
-            self.wall_us,
-            self.billed_us,
-            self.mb_billed_us,
-            self.instantiate_us,
-            self.cold_starts,
-            self.cold_start_us,
-            self.peak_memory_bytes,
-            self.memory_mb,
-            self.granularity_us,
-            self.histogram.0.len() as u64,
-        ] {
-            put_varint(out, v);
-        }
-        for (bucket, count) in &self.histogram.0 {
-            out.push(*bucket);
-            put_varint(out, *count);
-        }
-    }
-
-    /// Decodes the value bytes of an hour or day record.
-    pub fn decode(bytes: &[u8]) -> Result<Self> {
-        match bytes.split_first() {
-            Some((&FORMAT, mut input)) => Self::decode_from(&mut input),
-            _ => Err(corrupt("a usage record has an unknown format")),
-        }
-    }
-
-    fn decode_from(input: &mut &[u8]) -> Result<Self> {
-        let mut next = || varint(input);
-        let counts = OutcomeCounts {
-            ok: next()?,
-            error: next()?,
-            timeout: next()?,
-            out_of_memory: next()?,
-            rejected: next()?,
-        };
-        let mut figures = Self {
-            counts,
-            wall_us: next()?,
-            billed_us: next()?,
-            mb_billed_us: next()?,
-            instantiate_us: next()?,
-            cold_starts: next()?,
-            cold_start_us: next()?,
-            peak_memory_bytes: next()?,
-            memory_mb: next()?,
-            granularity_us: next()?,
-            histogram: DurationHistogram::default(),
-        };
-        let buckets = next()? as usize;
-        let mut histogram = Vec::with_capacity(buckets.min(256));
-        for _ in 0..buckets {
-            let (&bucket, rest) =
-                input.split_first().ok_or_else(|| corrupt("a usage record is truncated"))?;
-            *input = rest;
-            histogram.push((bucket, varint(input)?));
-        }
-        figures.histogram = DurationHistogram(histogram);
-        Ok(figures)
-    }
+    sums.histogram = DurationHistogram(histogram);
+    Ok(sums)
 }
 
 /// The minutes of one hour: the value of a minute-level record. Keeping an
@@ -167,23 +106,23 @@ impl Figures {
 /// Bytes: a format byte (2), a count, then per minute its offset in the
 /// hour (a byte, ascending) and its figures.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Minutes(pub Vec<(u8, Figures)>);
+pub struct Minutes(pub Vec<(u8, UsageSums)>);
 
 const MINUTES_FORMAT: u8 = 2;
 
 impl Minutes {
-    /// Adds `figures` to minute `offset` (0 to 59) of the hour.
-    pub fn add(&mut self, offset: u8, figures: &Figures) {
+    /// Adds `sums` to minute `offset` (0 to 59) of the hour.
+    pub fn add(&mut self, offset: u8, sums: &UsageSums) {
         match self.0.binary_search_by_key(&offset, |(m, _)| *m) {
-            Ok(i) => self.0[i].1.merge(figures),
-            Err(i) => self.0.insert(i, (offset, figures.clone())),
+            Ok(i) => self.0[i].1.merge(sums),
+            Err(i) => self.0.insert(i, (offset, sums.clone())),
         }
     }
 
     /// Adds every minute of `other`.
     pub fn merge(&mut self, other: &Self) {
-        for (offset, figures) in &other.0 {
-            self.add(*offset, figures);
+        for (offset, sums) in &other.0 {
+            self.add(*offset, sums);
         }
     }
 
@@ -192,9 +131,9 @@ impl Minutes {
         let mut out = Vec::with_capacity(2 + 40 * self.0.len());
         out.push(MINUTES_FORMAT);
         put_varint(&mut out, self.0.len() as u64);
-        for (offset, figures) in &self.0 {
+        for (offset, sums) in &self.0 {
             out.push(*offset);
-            figures.encode_into(&mut out);
+            encode_into(sums, &mut out);
         }
         out
     }
@@ -210,7 +149,7 @@ impl Minutes {
             let (&offset, rest) =
                 input.split_first().ok_or_else(|| corrupt("a minute record is truncated"))?;
             input = rest;
-            minutes.push((offset, Figures::decode_from(&mut input)?));
+            minutes.push((offset, decode_from(&mut input)?));
         }
         Ok(Self(minutes))
     }
@@ -334,7 +273,7 @@ mod tests {
 
     #[test]
     fn values_and_keys_round_trip() {
-        let mut figures = Figures {
+        let mut sums = UsageSums {
             counts: OutcomeCounts { ok: 5, error: 1, timeout: 0, out_of_memory: 2, rejected: 300 },
             wall_us: 1 << 62,
             billed_us: 1 << 40,
@@ -343,21 +282,21 @@ mod tests {
             peak_memory_bytes: 1 << 20,
             memory_mb: 128,
             granularity_us: 1000,
-            ..Figures::default()
+            ..UsageSums::default()
         };
-        figures.histogram.add_to(3, 1);
-        figures.histogram.add_to(159, 1 << 33);
-        assert_eq!(Figures::decode(&figures.encode()).unwrap(), figures);
-        assert!(Figures::decode(&figures.encode()[..10]).is_err());
-        assert!(Figures::decode(b"").is_err());
+        sums.histogram.add_to(3, 1);
+        sums.histogram.add_to(159, 1 << 33);
+        assert_eq!(decode(&encode(&sums)).unwrap(), sums);
+        assert!(decode(&encode(&sums)[..10]).is_err());
+        assert!(decode(b"").is_err());
         let mut minutes = Minutes::default();
-        minutes.add(59, &figures);
-        minutes.add(3, &figures);
-        minutes.add(59, &figures);
+        minutes.add(59, &sums);
+        minutes.add(3, &sums);
+        minutes.add(59, &sums);
         assert_eq!(minutes.0.iter().map(|(m, _)| *m).collect::<Vec<_>>(), vec![3, 59]);
         assert_eq!(minutes.0[1].1.counts.ok, 10);
         assert_eq!(Minutes::decode(&minutes.encode()).unwrap(), minutes);
-        assert!(Minutes::decode(&figures.encode()).is_err());
+        assert!(Minutes::decode(&encode(&sums)).is_err());
 
         let digest = Digest::from_sha256(&[0xab; 32]);
         let key = Key {

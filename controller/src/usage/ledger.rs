@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
 
-use flint_api::{PricePlan, PricePlanSpec, Timestamp, UsageBatch};
+use flint_api::{PricePlan, PricePlanSpec, Timestamp, UsageBatch, UsageSums};
 
-use super::codec::{Figures, Key, Minutes, version_prefix};
+use super::codec::{self, Key, Minutes, version_prefix};
 use super::{DAY, HOUR, MINUTE};
 
 use crate::store::{Error, Result};
@@ -128,14 +128,13 @@ impl Ledger {
         let plans = self.plans();
         // Merge the batch in memory first: one read and one write per key.
         let mut minutes: HashMap<Vec<u8>, Minutes> = HashMap::new();
-        let mut rollups: HashMap<Vec<u8>, Figures> = HashMap::new();
+        let mut rollups: HashMap<Vec<u8>, UsageSums> = HashMap::new();
         for aggregate in &batch.aggregates {
             let plan = if plans.by_id.contains_key(&aggregate.plan) {
                 aggregate.plan
             } else {
                 plans.current.id
             };
-            let figures = Figures::of(aggregate);
             let start = aggregate.minute.saturating_mul(MINUTE);
             let hour = start / HOUR * HOUR;
             for (level, resolution) in RESOLUTIONS.into_iter().enumerate() {
@@ -152,9 +151,9 @@ impl Ledger {
                 .encode();
                 if level == 0 {
                     let offset = ((start - hour) / MINUTE) as u8;
-                    minutes.entry(key).or_default().add(offset, &figures);
+                    minutes.entry(key).or_default().add(offset, &aggregate.sums);
                 } else {
-                    rollups.entry(key).or_default().merge(&figures);
+                    rollups.entry(key).or_default().merge(&aggregate.sums);
                 }
             }
         }
@@ -169,9 +168,9 @@ impl Ledger {
         }
         for (key, mut delta) in rollups {
             if let Some(old) = self.tree.get(&key)? {
-                delta.merge(&Figures::decode(&old)?);
+                delta.merge(&codec::decode(&old)?);
             }
-            writes.insert(key, delta.encode());
+            writes.insert(key, codec::encode(&delta));
         }
         writes.insert(seen_key, &batch.seq.to_be_bytes());
         self.tree.apply_batch(writes)?;

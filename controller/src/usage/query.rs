@@ -9,9 +9,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use flint_api::{FreeTier, Name, PricePlan};
+use flint_api::{FreeTier, Name, PricePlan, UsageSums};
 
-use super::codec::{Figures, Key, Minutes, range_start};
+use super::codec::{self, Key, Minutes, range_start};
 use super::ledger::{Ledger, Plans, RESOLUTIONS};
 use super::{HOUR, MINUTE, month_start};
 use crate::store::Result;
@@ -40,15 +40,15 @@ pub struct Query {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Acc {
     /// The sums.
-    pub figures: Figures,
+    pub sums: UsageSums,
     /// `(plan, billed requests, MiB × billed µs)`.
     pub per_plan: Vec<(u64, u64, u64)>,
 }
 
 impl Acc {
-    fn add(&mut self, plan: u64, figures: &Figures) {
-        self.figures.merge(figures);
-        self.add_plan(plan, figures.counts.ran(), figures.mb_billed_us);
+    fn add(&mut self, plan: u64, sums: &UsageSums) {
+        self.sums.merge(sums);
+        self.add_plan(plan, sums.counts.ran(), sums.mb_billed_us);
     }
 
     fn add_plan(&mut self, plan: u64, requests: u64, mb_billed_us: u64) {
@@ -63,7 +63,7 @@ impl Acc {
 
     /// Adds another accumulator.
     pub fn merge(&mut self, other: &Self) {
-        self.figures.merge(&other.figures);
+        self.sums.merge(&other.sums);
         for (plan, requests, mb_billed_us) in &other.per_plan {
             self.add_plan(*plan, *requests, *mb_billed_us);
         }
@@ -121,7 +121,7 @@ impl Ledger {
         let mut totals = Acc::default();
         let namespace = query.namespace.as_ref().map(|n| n.as_str().as_bytes());
         let function = query.function.as_ref().map(|n| n.as_str().as_bytes());
-        self.scan(query.from, query.to, level, |key, figures| {
+        self.scan(query.from, query.to, level, |key, sums| {
             if namespace.is_some_and(|ns| ns != key.namespace)
                 || function.is_some_and(|f| f != key.function)
             {
@@ -151,8 +151,8 @@ impl Ledger {
                     groups.len() - 1
                 }
             };
-            groups[slot].acc.add(key.plan, figures);
-            totals.add(key.plan, figures);
+            groups[slot].acc.add(key.plan, sums);
+            totals.add(key.plan, sums);
             Ok(())
         })?;
         groups.sort_by(|a, b| {
@@ -173,7 +173,7 @@ impl Ledger {
         from: u64,
         to: u64,
         level: usize,
-        mut visit: impl FnMut(Key<'_>, &Figures) -> Result<()>,
+        mut visit: impl FnMut(Key<'_>, &UsageSums) -> Result<()>,
     ) -> Result<()> {
         let mut ranges = Vec::new();
         cover(from, to, level, &mut ranges);
@@ -185,10 +185,10 @@ impl Ledger {
                 for item in self.tree.range(range) {
                     let (key, value) = item?;
                     let key = Key::decode(&key)?;
-                    for (offset, figures) in Minutes::decode(&value)?.0 {
+                    for (offset, sums) in Minutes::decode(&value)?.0 {
                         let minute = key.bucket + u64::from(offset) * MINUTE;
                         if (start..end).contains(&minute) {
-                            visit(Key { bucket: minute, ..key }, &figures)?;
+                            visit(Key { bucket: minute, ..key }, &sums)?;
                         }
                     }
                 }
@@ -197,7 +197,7 @@ impl Ledger {
             let range = range_start(level as u8, start)..range_start(level as u8, end);
             for item in self.tree.range(range) {
                 let (key, value) = item?;
-                visit(Key::decode(&key)?, &Figures::decode(&value)?)?;
+                visit(Key::decode(&key)?, &codec::decode(&value)?)?;
             }
         }
         Ok(())
@@ -271,13 +271,13 @@ impl Ledger {
             return Ok(out);
         }
         let namespace = namespace.map(|n| n.as_str().as_bytes());
-        self.scan(from, to, RESOLUTIONS.len() - 1, |key, figures| {
+        self.scan(from, to, RESOLUTIONS.len() - 1, |key, sums| {
             if namespace.is_some_and(|ns| ns != key.namespace) {
                 return Ok(());
             }
             let entry = out.entry((key.bucket, key.plan, key.namespace.to_vec())).or_default();
-            entry.0 += figures.counts.ran();
-            entry.1 += figures.mb_billed_us;
+            entry.0 += sums.counts.ran();
+            entry.1 += sums.mb_billed_us;
             Ok(())
         })?;
         Ok(out)

@@ -1,5 +1,5 @@
 use flint_api::{
-    Digest, DurationHistogram, OutcomeCounts, PricePlanSpec, UsageAggregate, UsageBatch,
+    Digest, DurationHistogram, OutcomeCounts, PricePlanSpec, UsageAggregate, UsageBatch, UsageSums,
 };
 
 use super::*;
@@ -20,17 +20,19 @@ fn aggregate(function: &str, minute: u64, ok: u64, wall_ms: u64) -> UsageAggrega
         trigger: "http".into(),
         minute,
         plan: 1,
-        granularity_us: 1000,
-        memory_mb: 128,
-        counts: OutcomeCounts { ok, ..OutcomeCounts::default() },
-        wall_us: ok * wall_ms * 1000,
-        billed_us: ok * wall_ms * 1000,
-        mb_billed_us: 128 * ok * wall_ms * 1000,
-        instantiate_us: ok * 10,
-        cold_starts: 1,
-        cold_start_us: 1500,
-        peak_memory_bytes: 1 << 20,
-        histogram,
+        sums: UsageSums {
+            counts: OutcomeCounts { ok, ..OutcomeCounts::default() },
+            wall_us: ok * wall_ms * 1000,
+            billed_us: ok * wall_ms * 1000,
+            mb_billed_us: 128 * ok * wall_ms * 1000,
+            instantiate_us: ok * 10,
+            cold_starts: 1,
+            cold_start_us: 1500,
+            peak_memory_bytes: 1 << 20,
+            memory_mb: 128,
+            granularity_us: 1000,
+            histogram,
+        },
     }
 }
 
@@ -64,19 +66,19 @@ fn batches_apply_once_and_roll_up() {
     // Any cover of the period gives the same totals.
     for (from, to) in [(0, 3 * DAY), (DAY + 60, 2 * DAY + 60), (DAY / 2, DAY * 5 / 2)] {
         let answer = ledger.query(&all(from, to, false, None)).unwrap();
-        let counts = answer.totals.figures.counts;
+        let counts = answer.totals.sums.counts;
         assert_eq!(counts.ok, 17, "{from}..{to}");
-        assert_eq!(answer.totals.figures.mb_billed_us, 128 * (11 * 2000 + 5 * 1000 + 3000));
+        assert_eq!(answer.totals.sums.mb_billed_us, 128 * (11 * 2000 + 5 * 1000 + 3000));
     }
     // Excluding minute m1 by one minute leaves day 2's call.
     let answer = ledger.query(&all(DAY + 120, 3 * DAY, false, None)).unwrap();
-    assert_eq!(answer.totals.figures.counts.ok, 1);
+    assert_eq!(answer.totals.sums.counts.ok, 1);
 
     let answer = ledger.query(&all(0, 3 * DAY, true, Some(DAY))).unwrap();
     let groups: Vec<(Option<u64>, String, u64)> = answer
         .groups
         .iter()
-        .map(|g| (g.start, g.function.clone().unwrap().1.to_string(), g.acc.figures.counts.ok))
+        .map(|g| (g.start, g.function.clone().unwrap().1.to_string(), g.acc.sums.counts.ok))
         .collect();
     assert_eq!(
         groups,
@@ -86,7 +88,7 @@ fn batches_apply_once_and_roll_up() {
             (Some(2 * DAY), "a".into(), 1)
         ]
     );
-    let p50 = answer.groups[0].acc.figures.histogram.quantile_us(0.5).unwrap();
+    let p50 = answer.groups[0].acc.sums.histogram.quantile_us(0.5).unwrap();
     assert!((1700.0..2400.0).contains(&p50), "{p50}");
 }
 

@@ -193,11 +193,7 @@ async fn health(state: &Arc<State>) -> FullResponse {
 }
 
 async fn register(state: &Arc<State>, request: Request<Incoming>, id: &str) -> FullResponse {
-    let body = match server::read_body(request.into_body(), MAX_JSON_BYTES).await {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
-    let info: InvokerInfo = match server::parse_json(&body) {
+    let info: InvokerInfo = match server::read_json(request.into_body(), MAX_JSON_BYTES).await {
         Ok(info) => info,
         Err(response) => return response,
     };
@@ -212,11 +208,7 @@ async fn register(state: &Arc<State>, request: Request<Incoming>, id: &str) -> F
 }
 
 async fn push_logs(state: &Arc<State>, request: Request<Incoming>) -> FullResponse {
-    let body = match server::read_body(request.into_body(), MAX_JSON_BYTES).await {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
-    match server::parse_json::<Vec<LogEntry>>(&body) {
+    match server::read_json::<Vec<LogEntry>>(request.into_body(), MAX_JSON_BYTES).await {
         Ok(entries) => {
             state.logs.append(entries);
             server::no_content()

@@ -198,6 +198,16 @@ fn too_large(limit: usize) -> FullResponse {
     )
 }
 
+/// Reads a whole request body of at most `limit` bytes and parses it as
+/// JSON: [`read_body`], then [`parse_json`], with their answers on failure.
+pub async fn read_json<T: serde::de::DeserializeOwned>(
+    body: Incoming,
+    limit: usize,
+) -> Result<T, FullResponse> {
+    let bytes = read_body(body, limit).await?;
+    parse_json(&bytes)
+}
+
 /// Parses a JSON request body, answering `400` with serde's message and the
 /// path of the field it is about (`spec.schedule.missed: unknown variant …`)
 /// when it does not fit `T`.

@@ -37,7 +37,7 @@ pub(super) async fn route(
 }
 
 async fn lease(state: &Arc<State>, request: Request<Incoming>) -> FullResponse {
-    let request: LeaseRequest = match read(request).await {
+    let request: LeaseRequest = match server::read_json(request.into_body(), MAX_JSON_BYTES).await {
         Ok(request) => request,
         Err(response) => return response,
     };
@@ -48,7 +48,7 @@ async fn lease(state: &Arc<State>, request: Request<Incoming>) -> FullResponse {
 }
 
 async fn fire(state: &Arc<State>, request: Request<Incoming>) -> FullResponse {
-    let fire: Fire = match read(request).await {
+    let fire: Fire = match server::read_json(request.into_body(), MAX_JSON_BYTES).await {
         Ok(fire) => fire,
         Err(response) => return response,
     };
@@ -59,7 +59,8 @@ async fn fire(state: &Arc<State>, request: Request<Incoming>) -> FullResponse {
 }
 
 async fn runs(state: &Arc<State>, request: Request<Incoming>) -> FullResponse {
-    let reports: Vec<RunReport> = match read(request).await {
+    let reports: Vec<RunReport> = match server::read_json(request.into_body(), MAX_JSON_BYTES).await
+    {
         Ok(reports) => reports,
         Err(response) => return response,
     };
@@ -74,11 +75,4 @@ async fn runs(state: &Arc<State>, request: Request<Incoming>) -> FullResponse {
         Ok(()) => server::no_content(),
         Err(response) => response,
     }
-}
-
-async fn read<T: serde::de::DeserializeOwned>(
-    request: Request<Incoming>,
-) -> Result<T, FullResponse> {
-    let body = server::read_body(request.into_body(), MAX_JSON_BYTES).await?;
-    server::parse_json(&body)
 }

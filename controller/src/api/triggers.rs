@@ -85,11 +85,8 @@ async fn get(state: &Arc<State>, ns: Name, name: Name) -> FullResponse {
 }
 
 async fn put(state: &Arc<State>, request: Request<Incoming>, ns: Name, name: Name) -> FullResponse {
-    let body = match server::read_body(request.into_body(), MAX_JSON_BYTES).await {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
-    let trigger: TriggerRequest = match server::parse_json(&body) {
+    let trigger: TriggerRequest = match server::read_json(request.into_body(), MAX_JSON_BYTES).await
+    {
         Ok(trigger) => trigger,
         Err(response) => return response,
     };

@@ -90,11 +90,7 @@ async fn batch(state: &Arc<State>, request: Request<Incoming>) -> FullResponse {
         state.usage_metrics.batches.with_label_values(&["invalid"]).inc();
         response
     };
-    let body = match server::read_body(request.into_body(), MAX_BATCH_BYTES).await {
-        Ok(body) => body,
-        Err(response) => return invalid(response),
-    };
-    let batch: UsageBatch = match server::parse_json(&body) {
+    let batch: UsageBatch = match server::read_json(request.into_body(), MAX_BATCH_BYTES).await {
         Ok(batch) => batch,
         Err(response) => return invalid(response),
     };
@@ -132,11 +128,7 @@ fn valid_trigger(trigger: &str) -> bool {
 }
 
 async fn set_plan(state: &Arc<State>, request: Request<Incoming>) -> FullResponse {
-    let body = match server::read_body(request.into_body(), MAX_JSON_BYTES).await {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
-    let spec: PricePlanSpec = match server::parse_json(&body) {
+    let spec: PricePlanSpec = match server::read_json(request.into_body(), MAX_JSON_BYTES).await {
         Ok(spec) => spec,
         Err(response) => return response,
     };

@@ -25,10 +25,23 @@
 //! | POST | `/v1/usage/batches` | invokers ship usage ([`UsageBatch`](flint_api::UsageBatch)) |
 //! | GET, PUT | `/v1/usage/plan` | the price plan ([`PricePlanSpec`](flint_api::PricePlanSpec) to PUT) |
 //! | GET | `/ui`, `/ui/functions/{ns}/{name}` | the usage dashboard (HTML) |
+//! | GET | `/v1/whoami` | the caller's token: name, role, namespaces |
+//! | GET, POST | `/v1/tokens` | list tokens; make one ([`TokenSpec`](flint_api::TokenSpec)) |
+//! | DELETE | `/v1/tokens/{name}` | revoke a token |
+//! | GET | `/v1/namespaces` | the namespaces the caller sees, with quotas and cost |
+//! | GET, PUT | `/v1/namespaces/{ns}` | one namespace ([`Quotas`](flint_api::Quotas) to PUT) |
+//! | GET | `/v1/audit?since=T` | mutating calls: who, what, where, result |
+//!
+//! Before any of these runs, [`handle`] checks the caller against what the
+//! route needs ([`auth::access`]): `401` without a valid credential, `403`
+//! when the token's role or namespaces do not allow the call. Every
+//! mutating call of a user token is then appended to the audit log.
 
+mod admin;
 mod feed;
 mod functions;
 pub mod invoke;
+mod namespaces;
 mod scheduler;
 mod triggers;
 mod usage;
@@ -40,16 +53,39 @@ use flint_api::{InvokerInfo, LogEntry, Name};
 use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
 
+use crate::auth::access::{self, Need};
+use crate::auth::{Caller, Refused};
 use crate::{State, store};
 
 /// Largest JSON body accepted (specs, log batches, registrations).
 const MAX_JSON_BYTES: usize = 4 << 20;
 
-/// Answers one request.
+/// Answers one request: authenticates the caller, checks what the route
+/// needs, routes, and records mutating calls in the audit log.
 pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> FullResponse {
     let path = request.uri().path().to_owned();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let (route, mut response) = route(&state, request, &segments).await;
+    let method = request.method().clone();
+    let need = access::need(&method, &segments, state.config.metrics_open);
+    let ui = segments.first() == Some(&"ui");
+    let (route, mut response) = match authenticate(&state, &request, ui) {
+        Err(refused) => ("auth", refusal(ui, StatusCode::UNAUTHORIZED, &refused.to_string())),
+        Ok(caller) => {
+            let answer = match access::check(&caller, &need) {
+                Err((status, message)) => ("auth", refusal(ui, status, &message)),
+                Ok(()) if ui => crate::ui::route(&state, request, &segments[1..], &caller).await,
+                Ok(()) => route(&state, request, &segments, &caller).await,
+            };
+            if let Caller::User(_) = caller
+                && method != Method::GET
+                && method != Method::HEAD
+                && !ui
+            {
+                audit(&state, &caller, &method, &path, &segments, &need, answer.1.status());
+            }
+            answer
+        }
+    };
     state.metrics.requests.with_label_values(&[route, response.status().as_str()]).inc();
     // After a write, this is the revision that contains it: clients wait
     // for invokers to reach it (see `Client::wait_for_invokers`).
@@ -59,17 +95,105 @@ pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> FullRespon
     response
 }
 
+/// The caller of `request`: a token in a header, or on the dashboard its
+/// session cookie. Records when a token was last used, at most once a minute.
+fn authenticate(
+    state: &Arc<State>,
+    request: &Request<Incoming>,
+    ui: bool,
+) -> Result<Caller, Refused> {
+    let headers = request.headers();
+    let presented = flint_api::auth::token_from_headers(headers)
+        .or_else(|| if ui { flint_api::auth::session_cookie(headers) } else { None });
+    let (caller, touch) = state.tokens.authenticate(presented, flint_api::Timestamp::now())?;
+    if let Some(id) = touch {
+        let state = Arc::clone(state);
+        tokio::task::spawn_blocking(move || {
+            if let Err(error) = state.store.touch_token(&id, flint_api::Timestamp::now()) {
+                tracing::warn!(error = %flint_api::ErrorChain(&error), "cannot record a token's use");
+            }
+        });
+    }
+    Ok(caller)
+}
+
+/// A `401`/`403`: JSON for the API, the sign-in page for the dashboard.
+fn refusal(ui: bool, status: StatusCode, message: &str) -> FullResponse {
+    if ui { crate::ui::sign_in_page(status, message) } else { server::error(status, message) }
+}
+
+/// Appends a mutating call to the audit log, off the async threads.
+fn audit(
+    state: &Arc<State>,
+    caller: &Caller,
+    method: &Method,
+    path: &str,
+    segments: &[&str],
+    need: &Need,
+    status: StatusCode,
+) {
+    let (id, name) = caller.who();
+    let namespace = need.namespace().cloned().or_else(|| match segments {
+        ["v1", "namespaces", ns, ..] => ns.parse().ok(),
+        _ => None,
+    });
+    let entry = flint_api::AuditEntry {
+        seq: 0,
+        time: flint_api::Timestamp::now(),
+        token_id: id.to_owned(),
+        token_name: name.to_owned(),
+        method: method.to_string(),
+        path: path.chars().take(MAX_AUDIT_PATH).collect(),
+        namespace,
+        status: status.as_u16(),
+    };
+    let state = Arc::clone(state);
+    tokio::task::spawn_blocking(move || {
+        if let Err(error) = state.store.append_audit(entry) {
+            tracing::warn!(error = %flint_api::ErrorChain(&error), "cannot append to the audit log");
+        }
+    });
+}
+
+/// Longest path kept in an audit entry.
+const MAX_AUDIT_PATH: usize = 512;
+
 /// Dispatches on the path; returns the route template (a bounded metric
-/// label) with the answer.
+/// label) with the answer. The caller has been checked against the route.
 async fn route(
     state: &Arc<State>,
     request: Request<Incoming>,
     segments: &[&str],
+    caller: &Caller,
 ) -> (&'static str, FullResponse) {
     let method = request.method().clone();
     match *segments {
-        ["healthz"] => ("/healthz", health(state).await),
+        ["healthz"] | ["readyz"] => ("/healthz", health(state).await),
         ["metrics"] => ("/metrics", server::metrics(&state.registry)),
+        ["v1", "whoami"] => (
+            "/v1/whoami",
+            only(&method, Method::GET, async {
+                match caller.whoami() {
+                    Some(me) => server::json(StatusCode::OK, &me),
+                    None => server::error(StatusCode::UNAUTHORIZED, Refused::Missing.to_string()),
+                }
+            })
+            .await,
+        ),
+        ["v1", "tokens", ref rest @ ..] => admin::tokens(state, request, rest, caller).await,
+        ["v1", "audit"] => {
+            ("/v1/audit", only(&method, Method::GET, admin::audit(state, &request)).await)
+        }
+        ["v1", "namespaces"] => {
+            ("/v1/namespaces", only(&method, Method::GET, namespaces::list(state, caller)).await)
+        }
+        ["v1", "namespaces", ns] => {
+            let ns = match parse_name(ns) {
+                Ok(ns) => ns,
+                Err(response) => return ("/v1/namespaces/{ns}", response),
+            };
+            ("/v1/namespaces/{ns}", namespaces::route(state, request, ns).await)
+        }
         ["v1", "namespaces", ns, "functions", ref rest @ ..] => {
             let ns = match parse_name(ns) {
                 Ok(ns) => ns,
@@ -82,7 +206,7 @@ async fn route(
                 Ok(ns) => ns,
                 Err(response) => return ("/v1/namespaces/{ns}/triggers", response),
             };
-            triggers::route(state, request, ns, rest).await
+            triggers::route(state, request, ns, rest, caller).await
         }
         ["v1", "scheduler", ref rest @ ..] => scheduler::route(state, request, rest).await,
         ["v1", "watch"] => {
@@ -94,15 +218,19 @@ async fn route(
         ["v1", "invokers"] => (
             "/v1/invokers",
             only(&method, Method::GET, async {
-                server::json(StatusCode::OK, &state.invokers.list())
+                let mut list = state.invokers.list();
+                // Trigger health names triggers: only the caller's namespaces'.
+                for invoker in &mut list {
+                    invoker.info.triggers.retain(|t| caller.sees(&t.namespace));
+                }
+                server::json(StatusCode::OK, &list)
             })
             .await,
         ),
         ["v1", "invokers", id] => {
             ("/v1/invokers/{id}", only(&method, Method::PUT, register(state, request, id)).await)
         }
-        ["v1", "usage", ref rest @ ..] => usage::route(state, request, rest).await,
-        ["ui", ref rest @ ..] => crate::ui::route(state, request, rest).await,
+        ["v1", "usage", ref rest @ ..] => usage::route(state, request, rest, caller).await,
         ["v1", "logs"] => {
             ("/v1/logs", only(&method, Method::POST, push_logs(state, request)).await)
         }
@@ -173,7 +301,15 @@ fn store_error(error: &store::Error) -> FullResponse {
         store::Error::FunctionNotFound { .. } | store::Error::TriggerNotFound { .. } => {
             server::error(StatusCode::NOT_FOUND, error.to_string())
         }
+        store::Error::TokenNotFound(_) => server::error(StatusCode::NOT_FOUND, error.to_string()),
         store::Error::Conflict(_) => server::error(StatusCode::CONFLICT, error.to_string()),
+        store::Error::Quota(_) => server::error(StatusCode::FORBIDDEN, error.to_string()),
+        // Admins get the owner's namespace from `triggers::put`; others
+        // must not learn what other namespaces exist.
+        store::Error::RouteTaken { route, theirs, how, .. } => server::error(
+            StatusCode::CONFLICT,
+            format!("route `{route}` overlaps `{theirs}`, which another namespace {how}"),
+        ),
         store::Error::NotLeader(_) => server::error(StatusCode::FORBIDDEN, error.to_string()),
         _ => {
             tracing::error!(error = %flint_api::ErrorChain(error), "store failed");
@@ -192,23 +328,70 @@ async fn health(state: &Arc<State>) -> FullResponse {
     }
 }
 
+/// Largest invoker registration: its trigger health list grows with the
+/// Kafka triggers it runs (a few hundred bytes each).
+const MAX_REGISTRATION_BYTES: usize = 1 << 20;
+/// Longest invoker id and URL.
+const MAX_INVOKER_FIELD: usize = 256;
+
 async fn register(state: &Arc<State>, request: Request<Incoming>, id: &str) -> FullResponse {
-    let info: InvokerInfo = match server::read_json(request.into_body(), MAX_JSON_BYTES).await {
-        Ok(info) => info,
-        Err(response) => return response,
-    };
+    let info: InvokerInfo =
+        match server::read_json(request.into_body(), MAX_REGISTRATION_BYTES).await {
+            Ok(info) => info,
+            Err(response) => return response,
+        };
     if info.id != id {
         return server::error(
             StatusCode::BAD_REQUEST,
             format!("invoker id `{}` does not match the path `{id}`", info.id),
         );
     }
-    state.invokers.register(info);
-    server::no_content()
+    let urls_ok = [&info.http_url, &info.admin_url]
+        .iter()
+        .all(|url| url.starts_with("http://") && url.len() <= MAX_INVOKER_FIELD);
+    if id.is_empty() || id.len() > MAX_INVOKER_FIELD || !urls_ok {
+        return server::error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "invalid registration: the id and URLs (http://) must be 1 to {MAX_INVOKER_FIELD} characters"
+            ),
+        );
+    }
+    match state.invokers.register(info) {
+        Ok(()) => server::no_content(),
+        Err(message) => server::error(StatusCode::SERVICE_UNAVAILABLE, message),
+    }
 }
 
 async fn push_logs(state: &Arc<State>, request: Request<Incoming>) -> FullResponse {
-    match server::read_json::<Vec<LogEntry>>(request.into_body(), MAX_JSON_BYTES).await {
+    let entries =
+        match server::read_json::<Vec<LogEntry>>(request.into_body(), MAX_JSON_BYTES).await {
+            Ok(entries) => entries,
+            Err(response) => return response,
+        };
+    // Logs are kept in memory per function: only for functions that exist,
+    // so made-up names cannot grow the map.
+    let kept = blocking(state, move |s| {
+        let mut known = std::collections::HashMap::new();
+        let mut kept = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let key = (entry.namespace.clone(), entry.function.clone());
+            let exists = match known.get(&key) {
+                Some(exists) => *exists,
+                None => {
+                    let exists = s.store.function(&key.0, &key.1).is_ok();
+                    known.insert(key, exists);
+                    exists
+                }
+            };
+            if exists {
+                kept.push(entry);
+            }
+        }
+        Ok(kept)
+    })
+    .await;
+    match kept {
         Ok(entries) => {
             state.logs.append(entries);
             server::no_content()

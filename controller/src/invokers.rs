@@ -12,6 +12,9 @@ use flint_api::{InvokerInfo, InvokerStatus, Timestamp};
 pub const HEALTHY_WITHIN: Duration = Duration::from_secs(15);
 /// An invoker silent for this long is forgotten.
 const FORGET_AFTER: Duration = Duration::from_secs(600);
+/// Most invokers remembered at once: registrations are in memory, so their
+/// number is bounded even if a cluster credential leaks.
+pub const MAX_INVOKERS: usize = 1000;
 
 /// Registered invokers, in memory: they re-register within seconds after a
 /// controller restart.
@@ -28,11 +31,15 @@ struct Seen {
 }
 
 impl Invokers {
-    /// Records a registration.
-    pub fn register(&self, info: InvokerInfo) {
+    /// Records a registration; refuses a new invoker past [`MAX_INVOKERS`].
+    pub fn register(&self, info: InvokerInfo) -> Result<(), String> {
         let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
         known.retain(|_, seen| seen.at.elapsed() < FORGET_AFTER);
+        if known.len() >= MAX_INVOKERS && !known.contains_key(&info.id) {
+            return Err(format!("{MAX_INVOKERS} invokers are registered already"));
+        }
         known.insert(info.id.clone(), Seen { info, at: Instant::now(), time: Timestamp::now() });
+        Ok(())
     }
 
     /// Every known invoker, by id.
@@ -110,8 +117,8 @@ mod tests {
     fn round_robin_over_healthy_invokers() {
         let invokers = Invokers::default();
         assert!(invokers.pick().is_none());
-        invokers.register(info("a"));
-        invokers.register(info("b"));
+        invokers.register(info("a")).unwrap();
+        invokers.register(info("b")).unwrap();
         let picks: Vec<String> = (0..4).map(|_| invokers.pick().unwrap().id).collect();
         assert_eq!(picks.iter().filter(|id| *id == "a").count(), 2);
         assert_eq!(invokers.list().len(), 2);

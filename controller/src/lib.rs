@@ -22,6 +22,8 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod api;
+pub mod auth;
+pub mod budget;
 pub mod invokers;
 pub mod logs;
 pub mod metrics;
@@ -29,7 +31,7 @@ pub mod store;
 pub mod ui;
 pub mod usage;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use flint_api::Limits;
@@ -52,6 +54,17 @@ pub struct Config {
     /// Price plan fields to set at start; `None` keeps the stored plan (a
     /// new store starts with the defaults of [`flint_api::PricePlan`]).
     pub price_plan: Option<flint_api::PricePlanSpec>,
+    /// Where the first admin token (`admin.token`) and a generated cluster
+    /// credential (`cluster.token`) are written, mode 0600.
+    pub secrets_dir: PathBuf,
+    /// The invokers' cluster credential; `None`: the one kept in
+    /// `secrets_dir/cluster.token`, generated on first start.
+    pub cluster_token: Option<String>,
+    /// Serve `/metrics` without a token (for a scraper on a private network).
+    pub metrics_open: bool,
+    /// How often namespaces' budgets are checked against the ledger even
+    /// when no usage arrives (the month can turn, a plan can change).
+    pub budget_interval: std::time::Duration,
 }
 
 impl Config {
@@ -61,9 +74,15 @@ impl Config {
     /// Default limit for bodies passed through `…/invoke`: 16 MiB.
     pub const DEFAULT_MAX_INVOKE_BODY_BYTES: usize = 16 << 20;
 
-    /// Settings with every default, storing in `store_dir`.
+    /// Settings with every default, storing in `store_dir` and keeping
+    /// credentials in its parent folder.
     pub fn new(store_dir: PathBuf) -> Self {
+        let secrets_dir = store_dir.parent().map_or_else(|| PathBuf::from("."), Path::to_owned);
         Self {
+            secrets_dir,
+            cluster_token: None,
+            metrics_open: false,
+            budget_interval: std::time::Duration::from_secs(30),
             store_dir,
             default_limits: Limits::default(),
             max_upload_bytes: Self::DEFAULT_MAX_UPLOAD_BYTES,
@@ -89,6 +108,9 @@ pub enum Error {
     /// The metrics cannot be registered.
     #[error("cannot register the controller's metrics")]
     Metrics(#[from] prometheus::Error),
+    /// The credentials cannot be set up.
+    #[error("cannot set up the API credentials")]
+    Auth(#[from] auth::Error),
 }
 
 /// Everything a request handler needs.
@@ -119,6 +141,14 @@ pub struct State {
     pub ledger: usage::Ledger,
     /// Metrics of the ledger.
     pub usage_metrics: usage::Metrics,
+    /// API tokens and the cluster credential.
+    pub tokens: auth::Tokens,
+    /// The cluster credential (`flint up` hands it to its invoker).
+    cluster_token: String,
+    /// Where the first admin token was written.
+    admin_token_file: PathBuf,
+    /// Namespaces' budgets against the ledger.
+    pub budgets: budget::Budgets,
 }
 
 impl State {
@@ -151,7 +181,18 @@ impl State {
                 Error::Store { dir: config.store_dir.display().to_string(), source }
             })?;
         let usage_metrics = usage::Metrics::register(&registry)?;
+        let cluster_token = auth::cluster_token(config.cluster_token.clone(), &config.secrets_dir)?;
+        let tokens = auth::Tokens::load(&store, &cluster_token)?;
+        let admin_token_file = config.secrets_dir.join(auth::ADMIN_TOKEN_FILE);
+        if let Some(path) = auth::bootstrap(&store, &tokens, &config.secrets_dir)? {
+            eprintln!("admin token written to {}", path.display());
+        }
+        let budgets = budget::Budgets::register(&registry)?;
         Ok(Self {
+            tokens,
+            cluster_token,
+            admin_token_file,
+            budgets,
             config,
             store,
             linker,
@@ -168,9 +209,22 @@ impl State {
     }
 }
 
+impl State {
+    /// The invokers' cluster credential.
+    pub fn cluster_token(&self) -> &str {
+        &self.cluster_token
+    }
+
+    /// Where the first admin token was written (it may since be gone).
+    pub fn admin_token_file(&self) -> &Path {
+        &self.admin_token_file
+    }
+}
+
 /// Serves the API on `listener` until `shutdown` is cancelled, then lets
 /// requests in flight finish.
 pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: CancellationToken) {
+    tokio::spawn(budget::run(Arc::clone(&state), shutdown.clone()));
     let stopping = state.stopping.clone();
     let signal = shutdown.clone();
     tokio::spawn(async move {

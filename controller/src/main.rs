@@ -54,6 +54,22 @@ struct Args {
     /// How long requests in flight may finish after SIGTERM
     #[arg(long, env = "FLINT_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
     grace: Duration,
+    /// File holding the invokers' cluster credential (at least 32 printable
+    /// characters); default: DATA/cluster.token, generated on first start
+    #[arg(long, env = "FLINT_CLUSTER_TOKEN_FILE", value_name = "FILE")]
+    cluster_token_file: Option<PathBuf>,
+    /// The invokers' cluster credential itself (instead of a file)
+    #[arg(
+        long,
+        env = "FLINT_CLUSTER_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "cluster_token_file",
+        value_name = "TOKEN"
+    )]
+    cluster_token: Option<String>,
+    /// Serve /metrics without a token (default: admin token or cluster credential)
+    #[arg(long, env = "FLINT_METRICS_OPEN")]
+    metrics_open: bool,
     #[command(flatten)]
     plan: flint_controller::usage::flags::PlanFlags,
 }
@@ -79,13 +95,31 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .resolve(&flint_api::Limits::default())
         .map_err(|e| Usage(format!("invalid default limits: {e}")))?;
     config.price_plan = args.plan.spec();
+    config.secrets_dir = args.data.clone();
+    config.metrics_open = args.metrics_open;
+    config.cluster_token = match (args.cluster_token, &args.cluster_token_file) {
+        (Some(token), _) => Some(token),
+        (None, Some(file)) => Some(std::fs::read_to_string(file).map_err(|e| {
+            Usage(format!("cannot read --cluster-token-file {}: {e}", file.display()))
+        })?),
+        (None, None) => None,
+    };
 
     // Validation needs the engine's settings, not its instance pool: keep the pool tiny.
     let settings = flint_engine::Settings { max_instances: 1, ..flint_engine::Settings::default() };
     let engine = flint_engine::engine(&settings)?;
     let linker = flint_engine::linker(&engine)?;
     let registry = prometheus::Registry::new_custom(Some("flint".into()), None)?;
-    let state = flint_controller::State::open(config, linker, registry)?;
+    let state = match flint_controller::State::open(config, linker, registry) {
+        Err(flint_controller::Error::Auth(flint_controller::auth::Error::WeakClusterToken)) => {
+            return Err(Usage(
+                flint_controller::auth::Error::WeakClusterToken.to_string()
+                    + " (--cluster-token-file or FLINT_CLUSTER_TOKEN)",
+            )
+            .into());
+        }
+        state => state?,
+    };
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

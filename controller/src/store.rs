@@ -50,9 +50,28 @@ pub enum Error {
         /// Its name.
         name: Name,
     },
+    /// No such token.
+    #[error("no token is named `{0}`")]
+    TokenNotFound(Name),
     /// The request clashes with what is stored.
     #[error("{0}")]
     Conflict(String),
+    /// An HTTP route overlaps one that another namespace serves or reserved.
+    /// Its message names the other namespace only for admins (see `api`).
+    #[error("route `{route}` overlaps `{theirs}`, which namespace `{owner}` {how}")]
+    RouteTaken {
+        /// The route asked for, as people read it.
+        route: String,
+        /// The route or reservation it overlaps.
+        theirs: String,
+        /// The namespace that has it.
+        owner: Name,
+        /// `serves` or `reserved`.
+        how: &'static str,
+    },
+    /// A namespace's quota would be exceeded.
+    #[error("{0}")]
+    Quota(String),
     /// The asker is not (or no longer) the scheduler lease's holder.
     #[error("{0}")]
     NotLeader(String),
@@ -81,6 +100,12 @@ pub struct Store {
     runs: sled::Tree,
     changes: sled::Tree,
     meta: sled::Tree,
+    /// Tokens by id (see `tenants`).
+    tokens: sled::Tree,
+    /// Namespace settings by name.
+    namespaces: sled::Tree,
+    /// The audit log by sequence number.
+    audit: sled::Tree,
     writer: Mutex<()>,
     revision: watch::Sender<u64>,
 }
@@ -102,6 +127,8 @@ enum TreeId {
     Cursors,
     Changes,
     Meta,
+    Tokens,
+    Namespaces,
 }
 
 impl Store {
@@ -128,6 +155,9 @@ impl Store {
             cursors: db.open_tree("schedule_cursors")?,
             runs: db.open_tree("schedule_runs")?,
             changes: db.open_tree("changes")?,
+            tokens: db.open_tree("tokens")?,
+            namespaces: db.open_tree("namespaces")?,
+            audit: db.open_tree("audit")?,
             meta,
             db,
             writer: Mutex::new(()),
@@ -179,6 +209,7 @@ impl Store {
         let _writer = self.lock();
         let now = Timestamp::now();
         let existing: Option<Function> = get(&self.functions, &key2(ns, name))?;
+        self.check_quotas(ns, existing.as_ref(), &limits)?;
         let created = existing.is_none();
         let function = match existing {
             Some(f) => Function { limits, env, updated_at: now, ..f },
@@ -332,8 +363,11 @@ impl Store {
         Ok((trigger, created))
     }
 
-    /// Routes are global (one ingress serves every namespace), so two triggers
-    /// anywhere must not claim the same host and path.
+    /// Routes are global (one ingress serves every namespace): within a
+    /// namespace two triggers must not claim the same host and path, and
+    /// across namespaces a route must not even overlap another's (a nested
+    /// prefix or a host-specific copy would take its traffic), nor fall in
+    /// a prefix reserved for another namespace.
     fn check_route_is_free(&self, ns: &Name, name: &Name, http: &HttpTrigger) -> Result<()> {
         for item in self.triggers.iter() {
             let (_, value) = item?;
@@ -341,13 +375,69 @@ impl Store {
             if &other.namespace == ns && &other.name == name {
                 continue;
             }
-            if let TriggerSpec::Http(theirs) = &other.spec
-                && theirs.route == http.route
-                && theirs.host == http.host
+            let TriggerSpec::Http(theirs) = &other.spec else { continue };
+            if &other.namespace == ns {
+                if theirs.route == http.route && theirs.host == http.host {
+                    return Err(Error::Conflict(format!(
+                        "route `{}` is already used by trigger `{}`",
+                        route_text(http),
+                        other.name
+                    )));
+                }
+            } else if theirs.overlaps(http) {
+                return Err(Error::RouteTaken {
+                    route: route_text(http),
+                    theirs: route_text(theirs),
+                    owner: other.namespace,
+                    how: "serves",
+                });
+            }
+        }
+        for (owner, record) in self.namespace_records()? {
+            if &owner == ns {
+                continue;
+            }
+            if let Some(reserved) =
+                record.quotas.reserved.iter().map(|r| r.as_route()).find(|r| r.overlaps(http))
             {
-                return Err(Error::Conflict(format!(
-                    "route `{}` is already used by trigger `{}` in namespace `{}`",
-                    http.route, other.name, other.namespace
+                return Err(Error::RouteTaken {
+                    route: route_text(http),
+                    theirs: route_text(&reserved),
+                    owner,
+                    how: "reserved",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a function that would take its namespace past `max_functions`
+    /// or `max_memory_mb`.
+    fn check_quotas(&self, ns: &Name, existing: Option<&Function>, limits: &Limits) -> Result<()> {
+        let quotas = self.namespace(ns)?.quotas;
+        if quotas.max_functions.is_none() && quotas.max_memory_mb.is_none() {
+            return Ok(());
+        }
+        let functions: Vec<Function> = scan(&self.functions, &prefix1(ns))?;
+        if existing.is_none()
+            && let Some(max) = quotas.max_functions
+            && functions.len() as u64 >= u64::from(max)
+        {
+            return Err(Error::Quota(format!(
+                "namespace `{ns}` has {} functions, its quota `max_functions` is {max}",
+                functions.len()
+            )));
+        }
+        if let Some(max) = quotas.max_memory_mb {
+            let others: u64 = functions
+                .iter()
+                .filter(|f| existing.is_none_or(|e| e.name != f.name))
+                .map(|f| u64::from(f.limits.memory_mb))
+                .sum();
+            let total = others + u64::from(limits.memory_mb);
+            if total > max {
+                return Err(Error::Quota(format!(
+                    "namespace `{ns}` would configure {total} MiB across its functions, its quota `max_memory_mb` is {max}"
                 )));
             }
         }
@@ -410,7 +500,8 @@ impl Store {
         let _writer = self.lock();
         let functions = scan(&self.functions, b"")?;
         let triggers = scan(&self.triggers, b"")?;
-        Ok((self.revision(), Snapshot { functions, triggers }))
+        let (tokens, namespaces) = self.tenant_snapshot()?;
+        Ok((self.revision(), Snapshot { functions, triggers, tokens, namespaces }))
     }
 
     /// Writes `writes` and appends `changes` to the feed in one transaction,
@@ -434,6 +525,8 @@ impl Store {
             &self.cursors,
             &self.changes,
             &self.meta,
+            &self.tokens,
+            &self.namespaces,
         ];
         trees[..]
             .transaction(|views| {
@@ -479,6 +572,14 @@ impl Store {
     }
 }
 
+/// `host/route` or `route`, as people read it.
+fn route_text(http: &HttpTrigger) -> String {
+    match &http.host {
+        Some(host) => format!("{host}{}", http.route),
+        None => http.route.clone(),
+    }
+}
+
 fn key2(ns: &Name, name: &Name) -> Vec<u8> {
     format!("{ns}/{name}").into_bytes()
 }
@@ -516,5 +617,6 @@ fn decode_u64(bytes: &[u8]) -> u64 {
 }
 
 mod schedules;
+pub mod tenants;
 #[cfg(test)]
 mod tests;

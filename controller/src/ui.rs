@@ -16,6 +16,9 @@
 
 mod chart;
 mod html;
+mod session;
+
+pub use session::sign_in_page;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -29,6 +32,7 @@ use hyper::body::Incoming;
 
 use crate::State;
 use crate::api::blocking;
+use crate::auth::Caller;
 use crate::usage::{self, Acc, Answer, Query};
 use chart::{Kind, Series};
 use html::{card, count, escape, millis, money, percent};
@@ -44,20 +48,37 @@ const PERIODS: &[&str] = &["1h", "6h", "24h", "7d", "30d"];
 const SMALL_MULTIPLES: usize = 6;
 const HTML: &str = "text/html; charset=utf-8";
 
-/// Answers `/ui…`.
+/// Answers `/ui…` for a caller allowed to read the dashboard; it shows only
+/// the caller's namespaces.
 pub async fn route(
     state: &Arc<State>,
     request: Request<Incoming>,
     rest: &[&str],
+    caller: &Caller,
 ) -> (&'static str, FullResponse) {
+    if rest == ["login"] && request.method() == Method::POST {
+        return ("/ui/login", session::login(state, request).await);
+    }
     if request.method() != Method::GET {
         return ("/ui", crate::api::method_not_allowed(request.method(), &[Method::GET]));
     }
     let query = request.uri().query();
+    let visible = match caller.scope() {
+        Some(flint_api::Scope::Only(list)) => Some(list.iter().cloned().collect::<Vec<_>>()),
+        _ => None,
+    };
     match rest {
-        [] | [""] => ("/ui", overview(state, query).await),
+        [] | [""] => ("/ui", overview(state, query, visible).await),
+        ["logout"] => ("/ui/logout", session::logout()),
         ["functions", ns, name] => {
-            ("/ui/functions/{ns}/{name}", function_page(state, query, ns, name).await)
+            let page = match ns.parse::<Name>() {
+                Ok(parsed) if !caller.sees(&parsed) => error_page(
+                    StatusCode::FORBIDDEN,
+                    &format!("Your token may not read namespace {parsed}."),
+                ),
+                _ => function_page(state, query, ns, name).await,
+            };
+            ("/ui/functions/{ns}/{name}", page)
         }
         _ => ("other", error_page(StatusCode::NOT_FOUND, "No such page.")),
     }
@@ -71,6 +92,8 @@ struct View {
     /// The `period` link that is selected, if any.
     period: Option<String>,
     namespace: Option<Name>,
+    /// The namespaces the viewer may see; `None`: all.
+    visible: Option<Vec<Name>>,
 }
 
 impl View {
@@ -99,7 +122,7 @@ impl View {
             .copied()
             .find(|step| span.div_ceil(*step) <= MAX_POINTS)
             .unwrap_or(*STEPS.last().unwrap_or(&usage::DAY));
-        Ok(Self { from, to, step, period, namespace })
+        Ok(Self { from, to, step, period, namespace, visible: None })
     }
 
     /// The first bucket start and the number of points.
@@ -144,6 +167,7 @@ impl View {
             by_function,
             by_trigger: false,
             step: Some(self.step),
+            visible: self.visible.clone(),
         }
     }
 }
@@ -161,12 +185,25 @@ async fn ask(state: &Arc<State>, query: Query) -> Result<Answer, FullResponse> {
         .map_err(|_| error_page(StatusCode::INTERNAL_SERVER_ERROR, "The ledger failed."))
 }
 
-async fn overview(state: &Arc<State>, query: Option<&str>) -> FullResponse {
+async fn overview(
+    state: &Arc<State>,
+    query: Option<&str>,
+    visible: Option<Vec<Name>>,
+) -> FullResponse {
     let started = Instant::now();
-    let view = match View::parse(query) {
+    let mut view = match View::parse(query) {
         Ok(view) => view,
         Err(message) => return error_page(StatusCode::BAD_REQUEST, &message),
     };
+    if let (Some(list), Some(ns)) = (&visible, &view.namespace)
+        && !list.contains(ns)
+    {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            &format!("Your token may not read namespace {ns}."),
+        );
+    }
+    view.visible = visible;
     let answer = match ask(state, view.query(None, true)).await {
         Ok(answer) => answer,
         Err(page) => return page,

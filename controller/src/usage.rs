@@ -159,6 +159,7 @@ impl Params {
             by_function: group_by.contains(&GroupBy::Function),
             by_trigger: group_by.contains(&GroupBy::Trigger),
             step,
+            visible: None,
         };
         Ok(Self { query, group_by })
     }

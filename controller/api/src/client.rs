@@ -15,9 +15,10 @@ use serde::de::DeserializeOwned;
 
 use crate::scheduler::{Cursor, Fire, Lease, LeaseRequest, RunReport, ScheduleStatus};
 use crate::{
-    BatchAck, Digest, ErrorBody, Function, FunctionSpec, InvokerInfo, InvokerStatus, LogEntry,
-    LogPage, Name, PricePlan, PricePlanSpec, REVISION_HEADER, Trigger, TriggerRequest,
-    TriggerStatus, UsageBatch, UsageQuery, UsageReport, Version, WASM_CONTENT_TYPE, Watch,
+    AuditEntry, BatchAck, Digest, ErrorBody, Function, FunctionSpec, InvokerInfo, InvokerStatus,
+    LogEntry, LogPage, Name, Namespace, NewToken, PricePlan, PricePlanSpec, Quotas,
+    REVISION_HEADER, Timestamp, TokenInfo, TokenSpec, Trigger, TriggerRequest, TriggerStatus,
+    UsageBatch, UsageQuery, UsageReport, Version, WASM_CONTENT_TYPE, Watch, Whoami,
 };
 
 /// How long one API call may take before the client gives up. Long polls add
@@ -451,6 +452,49 @@ impl Client {
     /// A trigger's health on each healthy invoker that reports it.
     pub async fn trigger_status(&self, ns: &Name, trigger: &Name) -> Result<Vec<TriggerStatus>> {
         self.get(&format!("/v1/namespaces/{ns}/triggers/{trigger}/status")).await
+    }
+
+    /// The caller as the controller sees it (`GET /v1/whoami`).
+    pub async fn whoami(&self) -> Result<Whoami> {
+        self.get("/v1/whoami").await
+    }
+
+    /// Makes a token (admins); the answer holds it, shown this once.
+    pub async fn create_token(&self, spec: &TokenSpec) -> Result<NewToken> {
+        self.json(Method::POST, "/v1/tokens", spec).await
+    }
+
+    /// Every token, without secrets (admins).
+    pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>> {
+        self.get("/v1/tokens").await
+    }
+
+    /// Revokes a token by name (admins).
+    pub async fn revoke_token(&self, name: &Name) -> Result<()> {
+        self.delete(&format!("/v1/tokens/{name}")).await
+    }
+
+    /// The namespaces the caller may see, with their quotas and figures.
+    pub async fn list_namespaces(&self) -> Result<Vec<Namespace>> {
+        self.get("/v1/namespaces").await
+    }
+
+    /// One namespace, with its quotas and figures.
+    pub async fn get_namespace(&self, ns: &Name) -> Result<Namespace> {
+        self.get(&format!("/v1/namespaces/{ns}")).await
+    }
+
+    /// Sets a namespace's quotas (admins).
+    pub async fn put_namespace(&self, ns: &Name, quotas: &Quotas) -> Result<Namespace> {
+        self.put(&format!("/v1/namespaces/{ns}"), quotas).await
+    }
+
+    /// The audit log from `since` (admins), oldest first.
+    pub async fn audit(&self, since: Option<Timestamp>) -> Result<Vec<AuditEntry>> {
+        match since {
+            Some(since) => self.get(&format!("/v1/audit?since={since}")).await,
+            None => self.get("/v1/audit").await,
+        }
     }
 
     /// The highest store revision the controller reported to this client:

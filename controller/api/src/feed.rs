@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Function, Name, Trigger};
+use crate::{Function, Name, NamespaceState, TokenGrant, Trigger};
 
 /// The answer to a watch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,13 +23,19 @@ pub struct Watch {
     pub changes: Vec<Change>,
 }
 
-/// Every function and trigger in every namespace.
+/// Every function, trigger, token grant and namespace state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
     /// All functions.
     pub functions: Vec<Function>,
     /// All triggers.
     pub triggers: Vec<Trigger>,
+    /// What invokers need to check tokens on routes with `auth = "token"`.
+    #[serde(default)]
+    pub tokens: Vec<TokenGrant>,
+    /// Namespaces with a rate limit or a spent budget.
+    #[serde(default)]
+    pub namespaces: Vec<NamespaceState>,
 }
 
 /// One change, carrying the whole new object so applying it needs no other lookup.
@@ -60,5 +66,20 @@ pub enum Change {
         namespace: Name,
         /// Its name.
         name: Name,
+    },
+    /// A token was created.
+    TokenPut {
+        /// How to check it.
+        grant: TokenGrant,
+    },
+    /// A token was revoked.
+    TokenDeleted {
+        /// Its id.
+        id: String,
+    },
+    /// A namespace's rate limit or budget state changed.
+    NamespacePut {
+        /// Its new state.
+        state: NamespaceState,
     },
 }

@@ -16,17 +16,21 @@
 //!   [`scheduler`]: how invokers coordinate to fire each time exactly once.
 //! - [`Watch`], [`Change`], [`Snapshot`]: the change feed.
 //! - [`UsageBatch`], [`PricePlan`], [`UsageReport`]: metering and billing.
+//! - [`auth`]: tokens, [`Role`]s and [`Scope`]s, and how a token is checked.
+//! - [`Quotas`], [`Namespace`], [`AuditEntry`]: namespaces as tenants.
 //! - [`Client`]: the REST client.
 //!
 //! Types people write (`*Spec`, [`TriggerRequest`]) refuse unknown fields;
 //! types the servers write do not, so a newer controller can add fields.
 #![deny(missing_docs)]
 
+pub mod auth;
 mod client;
 mod feed;
 mod function;
 mod invoker;
 mod name;
+mod namespace;
 pub mod schedule;
 pub mod scheduler;
 #[cfg(feature = "server")]
@@ -36,6 +40,7 @@ mod usage;
 
 use std::fmt;
 
+pub use auth::{NewToken, Role, Scope, TokenGrant, TokenInfo, TokenSpec, Whoami};
 pub use client::{Client, Error, InvokeResponse};
 pub use feed::{Change, Snapshot, Watch};
 pub use function::{Function, FunctionSpec, Limits, LimitsSpec, Version};
@@ -45,10 +50,14 @@ pub use invoker::{
 /// Points in time on the wire: RFC 3339 strings in UTC.
 pub use jiff::Timestamp;
 pub use name::{DEFAULT_NAMESPACE, Digest, InvalidId, MAX_NAME_LEN, Name};
+pub use namespace::{
+    AuditEntry, BudgetAction, MAX_RESERVATIONS, Namespace, NamespaceState, Quotas, Rate,
+    Reservation,
+};
 use serde::{Deserialize, Serialize};
 pub use trigger::{
     HTTP_METHODS, HttpTrigger, KAFKA_RESERVED_PROPERTIES, KafkaTrigger, MissedPolicy, RetryPolicy,
-    ScheduleTrigger, StartPosition, Trigger, TriggerRequest, TriggerSpec,
+    RouteAuth, ScheduleTrigger, StartPosition, Trigger, TriggerRequest, TriggerSpec,
 };
 pub use usage::{
     BatchAck, CSV_COLUMNS, CSV_CONTENT_TYPE, DurationHistogram, FreeTier, GroupBy, MIB_PER_GB,

@@ -26,9 +26,49 @@ pub struct HttpTrigger {
     /// Methods to accept, upper case; empty accepts every method.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub methods: Vec<String>,
+    /// Whether callers must present a token (`auth = "token"`).
+    #[serde(default, skip_serializing_if = "RouteAuth::is_none")]
+    pub auth: RouteAuth,
+}
+
+/// Who may call an HTTP route.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteAuth {
+    /// Anyone who can reach the ingress (the default, as for a public webhook).
+    #[default]
+    None,
+    /// Callers present a token of role `invoker` or better for the
+    /// function's namespace (`Authorization: Bearer …` or `flint-token: …`);
+    /// others get `401`/`403` before any instance is created.
+    Token,
+}
+
+impl RouteAuth {
+    /// Whether no token is asked for.
+    pub fn is_none(&self) -> bool {
+        *self == RouteAuth::None
+    }
 }
 
 impl HttpTrigger {
+    /// A route to `route` on any host, for every method, without auth.
+    pub fn new(route: impl Into<String>) -> Self {
+        Self { route: route.into(), host: None, methods: vec![], auth: RouteAuth::None }
+    }
+
+    /// Whether some request could match both routes: their hosts can be
+    /// the same (equal, or either matches any host) and one path prefix
+    /// contains the other. Routes of different namespaces must not overlap,
+    /// or one could take the other's traffic.
+    pub fn overlaps(&self, other: &HttpTrigger) -> bool {
+        let hosts_meet = match (&self.host, &other.host) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
+        hosts_meet && (self.matches_path(&other.route) || other.matches_path(&self.route))
+    }
+
     /// Checks the route, host and methods, naming the field that is wrong.
     pub fn validate(&self) -> Result<(), FieldError> {
         let route = &self.route;
@@ -466,7 +506,18 @@ mod tests {
     use super::*;
 
     fn http(route: &str) -> HttpTrigger {
-        HttpTrigger { route: route.into(), host: None, methods: vec![] }
+        HttpTrigger::new(route)
+    }
+
+    #[test]
+    fn overlapping_routes() {
+        let host = |route: &str, host: &str| HttpTrigger { host: Some(host.into()), ..http(route) };
+        assert!(http("/hello").overlaps(&http("/hello/admin")));
+        assert!(http("/hello/admin").overlaps(&http("/hello")));
+        assert!(http("/").overlaps(&http("/x")));
+        assert!(http("/hello").overlaps(&host("/hello", "127.0.0.1")));
+        assert!(!http("/hello").overlaps(&http("/hello-world")));
+        assert!(!host("/a", "one.example").overlaps(&host("/a", "two.example")));
     }
 
     #[test]

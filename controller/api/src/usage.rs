@@ -64,11 +64,11 @@ impl OutcomeCounts {
 
     /// Adds `other`.
     pub fn add(&mut self, other: &Self) {
-        self.ok += other.ok;
-        self.error += other.error;
-        self.timeout += other.timeout;
-        self.out_of_memory += other.out_of_memory;
-        self.rejected += other.rejected;
+        self.ok = self.ok.saturating_add(other.ok);
+        self.error = self.error.saturating_add(other.error);
+        self.timeout = self.timeout.saturating_add(other.timeout);
+        self.out_of_memory = self.out_of_memory.saturating_add(other.out_of_memory);
+        self.rejected = self.rejected.saturating_add(other.rejected);
     }
 }
 
@@ -112,13 +112,16 @@ impl DurationHistogram {
 
     /// The upper bound of a bucket in µs.
     pub fn upper_us(bucket: u8) -> f64 {
-        2f64.powf(f64::from(bucket + 1) / f64::from(Self::PER_DOUBLING))
+        2f64.powf((f64::from(bucket) + 1.0) / f64::from(Self::PER_DOUBLING))
     }
 
-    /// Adds `count` observations to a bucket.
+    /// Adds `count` observations to a bucket. A bucket past the last (from
+    /// a batch that was not made by [`Self::bucket`]) counts in the last;
+    /// counts stop at `u64::MAX` instead of wrapping.
     pub fn add_to(&mut self, bucket: u8, count: u64) {
+        let bucket = bucket.min(Self::BUCKETS - 1);
         match self.0.binary_search_by_key(&bucket, |(b, _)| *b) {
-            Ok(i) => self.0[i].1 += count,
+            Ok(i) => self.0[i].1 = self.0[i].1.saturating_add(count),
             Err(i) => self.0.insert(i, (bucket, count)),
         }
     }
@@ -132,7 +135,7 @@ impl DurationHistogram {
 
     /// Observations in all buckets.
     pub fn count(&self) -> u64 {
-        self.0.iter().map(|(_, c)| c).sum()
+        self.0.iter().fold(0u64, |sum, (_, c)| sum.saturating_add(*c))
     }
 
     /// The `q`-quantile (0 to 1) in µs, interpolated geometrically inside
@@ -146,7 +149,7 @@ impl DurationHistogram {
         let mut seen = 0u64;
         for (bucket, count) in &self.0 {
             let before = seen as f64;
-            seen += count;
+            seen = seen.saturating_add(*count);
             if seen as f64 >= rank {
                 let within = (rank - before) / *count as f64;
                 let (lo, hi) = (Self::lower_us(*bucket).max(1.0), Self::upper_us(*bucket));
@@ -194,12 +197,12 @@ impl UsageSums {
     /// Adds `other`: sums add up, maxima take the larger.
     pub fn merge(&mut self, other: &Self) {
         self.counts.add(&other.counts);
-        self.wall_us += other.wall_us;
-        self.billed_us += other.billed_us;
-        self.mb_billed_us += other.mb_billed_us;
-        self.instantiate_us += other.instantiate_us;
-        self.cold_starts += other.cold_starts;
-        self.cold_start_us += other.cold_start_us;
+        self.wall_us = self.wall_us.saturating_add(other.wall_us);
+        self.billed_us = self.billed_us.saturating_add(other.billed_us);
+        self.mb_billed_us = self.mb_billed_us.saturating_add(other.mb_billed_us);
+        self.instantiate_us = self.instantiate_us.saturating_add(other.instantiate_us);
+        self.cold_starts = self.cold_starts.saturating_add(other.cold_starts);
+        self.cold_start_us = self.cold_start_us.saturating_add(other.cold_start_us);
         self.peak_memory_bytes = self.peak_memory_bytes.max(other.peak_memory_bytes);
         self.memory_mb = self.memory_mb.max(other.memory_mb);
         self.granularity_us = self.granularity_us.max(other.granularity_us);

@@ -73,7 +73,14 @@ pub(super) async fn forward(
     };
     let mut forwarded = Request::builder().method(parts.method).uri(&uri);
     if let Some(headers) = forwarded.headers_mut() {
+        // The caller's token stays here; the invoker's admin listener takes
+        // the cluster credential.
         *headers = without_hop_headers(parts.headers);
+        headers.remove(flint_api::auth::TOKEN_HEADER);
+        if let Ok(value) = http::HeaderValue::from_str(&format!("Bearer {}", state.cluster_token()))
+        {
+            headers.insert(header::AUTHORIZATION, value);
+        }
     }
     let forwarded = match forwarded.body(Full::new(body)) {
         Ok(request) => request,

@@ -8,13 +8,15 @@ use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
 
 use super::{MAX_JSON_BYTES, blocking, method_not_allowed, not_found, only, parse_name};
-use crate::State;
+use crate::auth::Caller;
+use crate::{State, store};
 
 pub(super) async fn route(
     state: &Arc<State>,
     request: Request<Incoming>,
     ns: Name,
     rest: &[&str],
+    caller: &Caller,
 ) -> (&'static str, FullResponse) {
     let method = request.method().clone();
     match rest {
@@ -26,7 +28,7 @@ pub(super) async fn route(
             };
             let response = match method {
                 Method::GET => get(state, ns, name).await,
-                Method::PUT => put(state, request, ns, name).await,
+                Method::PUT => put(state, request, ns, name, caller.is_admin()).await,
                 Method::DELETE => delete(state, ns, name).await,
                 _ => method_not_allowed(&method, &[Method::GET, Method::PUT, Method::DELETE]),
             };
@@ -84,7 +86,14 @@ async fn get(state: &Arc<State>, ns: Name, name: Name) -> FullResponse {
     }
 }
 
-async fn put(state: &Arc<State>, request: Request<Incoming>, ns: Name, name: Name) -> FullResponse {
+/// `admin`: whether a clash with another namespace's route may name it.
+async fn put(
+    state: &Arc<State>,
+    request: Request<Incoming>,
+    ns: Name,
+    name: Name,
+    admin: bool,
+) -> FullResponse {
     let trigger: TriggerRequest = match server::read_json(request.into_body(), MAX_JSON_BYTES).await
     {
         Ok(trigger) => trigger,
@@ -93,7 +102,27 @@ async fn put(state: &Arc<State>, request: Request<Incoming>, ns: Name, name: Nam
     if let Err(e) = trigger.spec.validate() {
         return server::error(StatusCode::BAD_REQUEST, e.to_string());
     }
-    match blocking(state, move |s| s.store.put_trigger(&ns, &name, trigger)).await {
+    // A consumer group is a namespace's own: with another's, a trigger
+    // would take its records.
+    if let flint_api::TriggerSpec::Kafka(kafka) = &trigger.spec
+        && let Some(group) = &kafka.group
+        && !group.starts_with(&format!("{ns}."))
+        && !group.starts_with(&format!("flint.{ns}."))
+    {
+        return server::error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "invalid `kafka.group`: `{group}` must start with `{ns}.` or `flint.{ns}.` (the namespace's own groups)"
+            ),
+        );
+    }
+    let stored = blocking(state, move |s| {
+        s.store.put_trigger(&ns, &name, trigger).map_err(|e| match e {
+            store::Error::RouteTaken { .. } if admin => store::Error::Conflict(e.to_string()),
+            e => e,
+        })
+    });
+    match stored.await {
         Ok((trigger, created)) => {
             let status = if created { StatusCode::CREATED } else { StatusCode::OK };
             server::json(status, &trigger)

@@ -11,6 +11,7 @@ use hyper::body::Incoming;
 
 use super::{MAX_JSON_BYTES, blocking, method_not_allowed, not_found, only};
 use crate::State;
+use crate::auth::Caller;
 use crate::usage::{self, Params};
 
 /// Largest usage batch accepted. An invoker's batch holds one aggregate per
@@ -22,10 +23,11 @@ pub(super) async fn route(
     state: &Arc<State>,
     request: Request<Incoming>,
     rest: &[&str],
+    caller: &Caller,
 ) -> (&'static str, FullResponse) {
     let method = request.method().clone();
     match rest {
-        [] => ("/v1/usage", only(&method, Method::GET, report(state, &request)).await),
+        [] => ("/v1/usage", only(&method, Method::GET, report(state, &request, caller)).await),
         ["batches"] => {
             ("/v1/usage/batches", only(&method, Method::POST, batch(state, request)).await)
         }
@@ -55,11 +57,14 @@ fn wants_csv(request: &Request<Incoming>) -> bool {
     }
 }
 
-async fn report(state: &Arc<State>, request: &Request<Incoming>) -> FullResponse {
-    let params = match Params::parse(request.uri().query(), Timestamp::now()) {
+async fn report(state: &Arc<State>, request: &Request<Incoming>, caller: &Caller) -> FullResponse {
+    let mut params = match Params::parse(request.uri().query(), Timestamp::now()) {
         Ok(params) => params,
         Err(e) => return server::error(StatusCode::BAD_REQUEST, e.to_string()),
     };
+    if let Err(response) = restrict(&mut params.query, caller) {
+        return response;
+    }
     if let Some(format) = usage::param(request.uri().query(), "format")
         && format != "csv"
         && format != "json"
@@ -82,6 +87,31 @@ async fn report(state: &Arc<State>, request: &Request<Incoming>) -> FullResponse
         server::with_type(StatusCode::OK, CSV_CONTENT_TYPE, report.to_csv().into())
     } else {
         server::json(StatusCode::OK, &report)
+    }
+}
+
+/// Limits a ledger query to the caller's namespaces: asking for another
+/// namespace by name is refused, and a query of all namespaces reads only
+/// the caller's.
+pub(crate) fn restrict(query: &mut usage::Query, caller: &Caller) -> Result<(), FullResponse> {
+    match caller.scope() {
+        Some(flint_api::Scope::All) => Ok(()),
+        Some(flint_api::Scope::Only(list)) => {
+            if let Some(ns) = &query.namespace
+                && !list.contains(ns)
+            {
+                return Err(server::error(
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "this token may not read namespace `{ns}`; it may read: {}",
+                        caller.scope().map(ToString::to_string).unwrap_or_default()
+                    ),
+                ));
+            }
+            query.visible = Some(list.iter().cloned().collect());
+            Ok(())
+        }
+        None => Err(server::error(StatusCode::UNAUTHORIZED, "this needs an API token")),
     }
 }
 
@@ -113,6 +143,9 @@ async fn batch(state: &Arc<State>, request: Request<Incoming>) -> FullResponse {
         }
     };
     state.usage_metrics.apply_seconds.observe(started.elapsed().as_secs_f64());
+    if applied {
+        state.budgets.usage_arrived();
+    }
     let result = if applied { "applied" } else { "duplicate" };
     state.usage_metrics.batches.with_label_values(&[result]).inc();
     if !applied {

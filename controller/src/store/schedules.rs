@@ -16,6 +16,9 @@ use super::{Error, Result, Store, TreeId, Write, decode, get, key2, prefix2, put
 const LEASE_KEY: &[u8] = b"scheduler_lease";
 /// Runs kept per trigger.
 pub const RUNS_KEPT: usize = 100;
+/// How far ahead of the controller's clock a recorded fire time may be
+/// (clock skew between an invoker and the controller).
+const MAX_FIRE_AHEAD: SignedDuration = SignedDuration::from_secs(60);
 /// Upcoming fire times shown in a schedule's status.
 const UPCOMING: usize = 5;
 
@@ -73,6 +76,16 @@ impl Store {
                 fire.epoch
             )));
         };
+        // The leader records a time when it is due: one far ahead would move
+        // the cursor past every time until then and stop the schedule.
+        let now = Timestamp::now();
+        if fire.scheduled > now.saturating_add(MAX_FIRE_AHEAD).unwrap_or(now) {
+            return Err(Error::Conflict(format!(
+                "fire time {} is more than {}s ahead of the controller's clock",
+                fire.scheduled,
+                MAX_FIRE_AHEAD.as_secs()
+            )));
+        }
         let trigger = self.trigger(&fire.namespace, &fire.trigger)?;
         if !matches!(trigger.spec, TriggerSpec::Schedule(_)) {
             return Err(Error::Conflict(format!("trigger `{}` is not a schedule", fire.trigger)));

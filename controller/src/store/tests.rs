@@ -9,10 +9,7 @@ fn digest(byte: u8) -> Digest {
 }
 
 fn http(function: &str, route: &str) -> TriggerRequest {
-    TriggerRequest {
-        function: name(function),
-        spec: TriggerSpec::Http(HttpTrigger { route: route.into(), host: None, methods: vec![] }),
-    }
+    TriggerRequest { function: name(function), spec: TriggerSpec::Http(HttpTrigger::new(route)) }
 }
 
 #[test]
@@ -57,7 +54,23 @@ fn triggers_need_their_function_and_a_free_route() {
     let other_ns = name("other");
     store.put_function(&other_ns, &name("f"), Limits::default(), Default::default()).unwrap();
     let err = store.put_trigger(&other_ns, &name("u"), http("f", "/x")).unwrap_err();
-    assert_eq!(err.to_string(), "route `/x` is already used by trigger `t` in namespace `default`");
+    assert_eq!(err.to_string(), "route `/x` overlaps `/x`, which namespace `default` serves");
+    // Nor a nested prefix, nor the same path on one host (both would take
+    // part of its traffic); a route beside it is fine.
+    let err = store.put_trigger(&other_ns, &name("u"), http("f", "/x/admin")).unwrap_err();
+    assert!(matches!(err, Error::RouteTaken { .. }), "{err}");
+    let mut on_host = http("f", "/x");
+    if let TriggerSpec::Http(route) = &mut on_host.spec {
+        route.host = Some("127.0.0.1".into());
+    }
+    let err = store.put_trigger(&other_ns, &name("u"), on_host).unwrap_err();
+    assert!(matches!(err, Error::RouteTaken { .. }), "{err}");
+    store.put_trigger(&other_ns, &name("u"), http("f", "/xy")).unwrap();
+    // Within a namespace, nested routes are its own business.
+    store.put_trigger(&ns, &name("t2"), http("f", "/x/admin")).unwrap();
+    let err = store.put_trigger(&ns, &name("t3"), http("f", "/x")).unwrap_err();
+    assert_eq!(err.to_string(), "route `/x` is already used by trigger `t`");
+    assert_eq!(store.triggers(&other_ns).unwrap().len(), 1, "nothing refused was stored");
 
     // Deleting the function deletes its triggers.
     store.delete_function(&ns, &name("f")).unwrap();
@@ -207,4 +220,40 @@ fn fire_times_are_recorded_once_and_only_by_the_leader() {
     store.delete_trigger(&ns, &name("s")).unwrap();
     assert!(store.cursors().unwrap().is_empty());
     assert!(store.runs.iter().next().is_none());
+}
+
+#[test]
+fn reservations_and_quotas_hold() {
+    use flint_api::{Quotas, Reservation};
+    let store = Store::temporary().unwrap();
+    let (a, b) = (name("team-a"), name("team-b"));
+    let quotas = Quotas {
+        reserved: vec![Reservation { host: None, prefix: "/a".into() }],
+        max_functions: Some(1),
+        max_memory_mb: Some(200),
+        ..Quotas::default()
+    };
+    store.put_quotas(&a, quotas, None).unwrap();
+    store.put_function(&b, &name("f"), Limits::default(), Default::default()).unwrap();
+    let err = store.put_trigger(&b, &name("t"), http("f", "/a/x")).unwrap_err();
+    assert!(err.to_string().contains("reserved"), "{err}");
+
+    let big = Limits { memory_mb: 256, ..Limits::default() };
+    let err = store.put_function(&a, &name("f"), big, Default::default()).unwrap_err();
+    assert!(err.to_string().contains("max_memory_mb"), "{err}");
+    store.put_function(&a, &name("f"), Limits::default(), Default::default()).unwrap();
+    store.put_trigger(&a, &name("t"), http("f", "/a/x")).unwrap();
+    let err =
+        store.put_function(&a, &name("g"), Limits::default(), Default::default()).unwrap_err();
+    assert!(err.to_string().contains("max_functions"), "{err}");
+    // Changing the one function within the quota is fine.
+    store.put_function(&a, &name("f"), Limits::default(), Default::default()).unwrap();
+    assert_eq!(store.functions(&a).unwrap().len(), 1);
+
+    // The snapshot carries namespace states only where invokers need them.
+    store.set_blocked(&a, Some("spent".into())).unwrap();
+    let (_, snapshot) = store.snapshot().unwrap();
+    assert_eq!(snapshot.namespaces.len(), 1);
+    assert_eq!(snapshot.namespaces[0].blocked.as_deref(), Some("spent"));
+    assert!(!store.set_blocked(&a, Some("spent".into())).unwrap(), "no change, no write");
 }

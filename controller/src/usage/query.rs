@@ -34,6 +34,19 @@ pub struct Query {
     /// One group per time bucket of this many seconds (a multiple of 60),
     /// aligned to the epoch.
     pub step: Option<u64>,
+    /// Only these namespaces (a token's scope); `None`: all.
+    pub visible: Option<Vec<Name>>,
+}
+
+impl Query {
+    /// Whether records of namespace `ns` (its bytes) are read.
+    fn reads(&self, ns: &[u8]) -> bool {
+        self.namespace.as_ref().is_none_or(|n| n.as_str().as_bytes() == ns)
+            && self
+                .visible
+                .as_ref()
+                .is_none_or(|list| list.iter().any(|n| n.as_str().as_bytes() == ns))
+    }
 }
 
 /// Summed figures, with the billed quantities per price plan for pricing.
@@ -119,12 +132,9 @@ impl Ledger {
         let mut index: HashMap<GroupKey, usize> = HashMap::new();
         let mut groups: Vec<Group> = Vec::new();
         let mut totals = Acc::default();
-        let namespace = query.namespace.as_ref().map(|n| n.as_str().as_bytes());
         let function = query.function.as_ref().map(|n| n.as_str().as_bytes());
         self.scan(query.from, query.to, level, |key, sums| {
-            if namespace.is_some_and(|ns| ns != key.namespace)
-                || function.is_some_and(|f| f != key.function)
-            {
+            if !query.reads(key.namespace) || function.is_some_and(|f| f != key.function) {
                 return Ok(());
             }
             let start = query.step.map(|step| key.bucket / step * step);
@@ -158,11 +168,12 @@ impl Ledger {
         groups.sort_by(|a, b| {
             (a.start, &a.function, &a.trigger).cmp(&(b.start, &b.function, &b.trigger))
         });
-        let free_tier = if query.function.is_none() {
+        let mut free_tier = if query.function.is_none() {
             self.free_tier(query.from, query.to, query.namespace.as_ref(), &plans)?
         } else {
             Vec::new()
         };
+        free_tier.retain(|f| query.reads(f.namespace.as_str().as_bytes()));
         Ok(Answer { groups, totals, free_tier, plans })
     }
 

@@ -47,7 +47,16 @@ fn batch(boot: u64, seq: u64, aggregates: Vec<UsageAggregate>) -> UsageBatch {
 }
 
 fn all(from: u64, to: u64, by_function: bool, step: Option<u64>) -> Query {
-    Query { from, to, namespace: None, function: None, by_function, by_trigger: false, step }
+    Query {
+        from,
+        to,
+        namespace: None,
+        function: None,
+        by_function,
+        by_trigger: false,
+        step,
+        visible: None,
+    }
 }
 
 #[test]

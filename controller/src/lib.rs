@@ -65,6 +65,8 @@ pub struct Config {
     /// How often namespaces' budgets are checked against the ledger even
     /// when no usage arrives (the month can turn, a plan can change).
     pub budget_interval: std::time::Duration,
+    /// Serve the API over TLS with these settings; `None`: plain HTTP.
+    pub tls: Option<flint_api::tls::Acceptor>,
 }
 
 impl Config {
@@ -83,6 +85,7 @@ impl Config {
             cluster_token: None,
             metrics_open: false,
             budget_interval: std::time::Duration::from_secs(30),
+            tls: None,
             store_dir,
             default_limits: Limits::default(),
             max_upload_bytes: Self::DEFAULT_MAX_UPLOAD_BYTES,
@@ -232,9 +235,10 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: Cancellatio
         stopping.cancel();
     });
 
+    let tls = state.config.tls.clone();
     let service = hyper::service::service_fn(move |request| {
         let state = Arc::clone(&state);
         async move { Ok::<_, std::convert::Infallible>(api::handle(state, request).await) }
     });
-    flint_api::server::serve(listener, service, shutdown).await;
+    flint_api::server::serve_with(listener, service, shutdown, tls).await;
 }

@@ -67,6 +67,12 @@ struct Args {
         value_name = "TOKEN"
     )]
     cluster_token: Option<String>,
+    /// Serve the API over TLS with this certificate chain (PEM); needs --tls-key
+    #[arg(long, env = "FLINT_TLS_CERT", requires = "tls_key", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert
+    #[arg(long, env = "FLINT_TLS_KEY", requires = "tls_cert", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
     /// Serve /metrics without a token (default: admin token or cluster credential)
     #[arg(long, env = "FLINT_METRICS_OPEN")]
     metrics_open: bool,
@@ -97,6 +103,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
     config.price_plan = args.plan.spec();
     config.secrets_dir = args.data.clone();
     config.metrics_open = args.metrics_open;
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let acceptor = flint_api::tls::Acceptor::from_pem(cert, key)
+            .map_err(|e| Usage(format!("--tls-cert/--tls-key: {}", flint_api::ErrorChain(&e))))?;
+        config.tls = Some(acceptor);
+    }
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
     config.cluster_token = match (args.cluster_token, &args.cluster_token_file) {
         (Some(token), _) => Some(token),
         (None, Some(file)) => Some(std::fs::read_to_string(file).map_err(|e| {
@@ -124,7 +136,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {} (--listen)", args.listen))?;
-    println!("api listening on http://{}", listener.local_addr()?);
+    println!("api listening on {scheme}://{}", listener.local_addr()?);
 
     let shutdown = CancellationToken::new();
     let server =

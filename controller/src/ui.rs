@@ -239,13 +239,18 @@ async fn overview(
 
     let totals = usage::figures(&answer.totals, plans);
     let mut body = String::new();
-    let scope = match &view.namespace {
-        Some(ns) => format!("namespace <b>{}</b>", escape(ns.as_str())),
-        None => "all namespaces".to_owned(),
+    let scope = match (&view.namespace, &view.visible) {
+        (Some(ns), _) => format!("namespace <b>{}</b>", escape(ns.as_str())),
+        (None, Some(list)) => {
+            let names: Vec<&str> = list.iter().map(Name::as_str).collect();
+            format!("namespaces <b>{}</b>", escape(&names.join(", ")))
+        }
+        (None, None) => "all namespaces".to_owned(),
     };
     let _ = write!(body, "<h1>Usage and cost</h1>{}", period_line(&view, &scope));
     period_links(&mut body, &view, "/ui");
     totals_cards(&mut body, &totals, &answer, &currency, true);
+    budget_table(&mut body, &budgets(state, &view).await, &currency);
     body.push_str(r#"<div class="charts">"#);
     body.push_str(&series_charts(&view, &overall, plans, &currency, ""));
     body.push_str("</div>");
@@ -532,6 +537,57 @@ fn footer(body: &mut String, plan: &PricePlan, took: Duration) {
         free_gbs = plan.free_gb_seconds_per_month,
         ms = took.as_secs_f64() * 1000.0,
     );
+}
+
+/// `(namespace, cost this month, budget, blocked)` of the namespaces on the
+/// page that have a monthly budget.
+async fn budgets(state: &Arc<State>, view: &View) -> Vec<(Name, f64, f64, bool)> {
+    let (only, visible) = (view.namespace.clone(), view.visible.clone());
+    let rows = blocking(state, move |s| {
+        let now = Timestamp::now();
+        let mut rows = Vec::new();
+        for (ns, record) in s.store.namespace_records()? {
+            let shown = only.as_ref().is_none_or(|o| o == &ns)
+                && visible.as_ref().is_none_or(|list| list.contains(&ns));
+            if let (true, Some(budget)) = (shown, record.quotas.monthly_budget) {
+                let cost = crate::budget::month_cost(s, &ns, now)?;
+                rows.push((ns, cost, budget, record.blocked.is_some()));
+            }
+        }
+        Ok(rows)
+    })
+    .await;
+    rows.unwrap_or_default()
+}
+
+/// The monthly budgets: spent, of how much, and whether calls are refused.
+fn budget_table(body: &mut String, rows: &[(Name, f64, f64, bool)], currency: &str) {
+    if rows.is_empty() {
+        return;
+    }
+    body.push_str(
+        "<h2>Monthly budgets</h2><table id=\"budgets\"><thead><tr><th>Namespace</th><th>Spent this month</th>\
+         <th>Budget</th><th>Used</th><th>State</th></tr></thead><tbody>",
+    );
+    for (ns, cost, budget, blocked) in rows {
+        let used = if *budget > 0.0 { cost / budget } else { 1.0 };
+        let _ = write!(
+            body,
+            r#"<tr><td>{ns}</td><td>{spent}</td><td>{of}</td><td data-value="{used}">{shown}</td><td>{state}</td></tr>"#,
+            ns = escape(ns.as_str()),
+            spent = money(*cost, currency),
+            of = money(*budget, currency),
+            shown = percent(used),
+            state = if *blocked {
+                "blocked (402)"
+            } else if used >= 1.0 {
+                "over budget"
+            } else {
+                "ok"
+            },
+        );
+    }
+    body.push_str("</tbody></table>");
 }
 
 fn error_page(status: StatusCode, message: &str) -> FullResponse {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -112,22 +113,27 @@ pub struct InvokeResponse {
 pub struct Client {
     base: String,
     token: Option<String>,
-    http: HyperClient<HttpConnector, Full<Bytes>>,
+    http: HyperClient<HttpsConnector<HttpConnector>, Full<Bytes>>,
     revision: Arc<AtomicU64>,
 }
 
 impl Client {
-    /// A client for the API at `base_url`, e.g. `http://127.0.0.1:7070`.
+    /// A client for the API at `base_url`, e.g. `http://127.0.0.1:7070`
+    /// (or `https://…`, trusting the web's root CAs).
     pub fn new(base_url: &str) -> Result<Self> {
+        Self::with_ca(base_url, None)
+    }
+
+    /// [`Client::new`], also trusting the CA certificates (PEM) in `ca`
+    /// for `https://` URLs (a private or self-signed CA).
+    pub fn with_ca(base_url: &str, ca: Option<&std::path::Path>) -> Result<Self> {
         let invalid = |reason: &str| Error::InvalidUrl {
             url: base_url.to_owned(),
             reason: reason.to_owned(),
         };
         let url = url::Url::parse(base_url).map_err(|e| invalid(&e.to_string()))?;
-        if url.scheme() != "http" {
-            return Err(invalid(
-                "only http:// is supported; put TLS in front of Flint with a proxy",
-            ));
+        if url.scheme() != "http" && url.scheme() != "https" {
+            return Err(invalid("use http:// or https://"));
         }
         if url.host_str().is_none() {
             return Err(invalid("no host"));
@@ -136,9 +142,18 @@ impl Client {
             return Err(invalid("no query or fragment allowed"));
         }
         let base = url.as_str().trim_end_matches('/').to_owned();
+        let tls = crate::tls::client_config(ca).map_err(|e| Error::InvalidUrl {
+            url: base_url.to_owned(),
+            reason: crate::ErrorChain(&e).to_string(),
+        })?;
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .build();
         let http = HyperClient::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
-            .build_http();
+            .build(connector);
         Ok(Self { base, token: None, http, revision: Arc::default() })
     }
 
@@ -534,7 +549,8 @@ mod tests {
             Client::new("http://127.0.0.1:7070/").unwrap().base_url(),
             "http://127.0.0.1:7070"
         );
-        for bad in ["127.0.0.1:7070", "https://x", "http://x/?a=b", "nonsense"] {
+        assert!(Client::new("https://flint.example").is_ok());
+        for bad in ["127.0.0.1:7070", "ftp://x", "http://x/?a=b", "nonsense"] {
             let err = Client::new(bad).err().expect(bad).to_string();
             assert!(err.starts_with("invalid API URL"), "{err}");
         }

@@ -35,6 +35,7 @@ pub mod schedule;
 pub mod scheduler;
 #[cfg(feature = "server")]
 pub mod server;
+pub mod tls;
 mod trigger;
 mod usage;
 

@@ -23,11 +23,33 @@ pub type FullResponse = Response<Full<Bytes>>;
 
 /// A slow client gets this long to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// A client gets this long to finish a TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves HTTP/1.1 on `listener` until `shutdown` is cancelled, then waits
 /// for requests in flight to finish.
 pub async fn serve<S, B>(listener: TcpListener, service: S, shutdown: CancellationToken)
 where
+    S: Service<http::Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    serve_with(listener, service, shutdown, None).await;
+}
+
+/// [`serve`], with TLS when `tls` is given (the handshake runs in the
+/// connection's task, so a slow one holds up nobody else).
+pub async fn serve_with<S, B>(
+    listener: TcpListener,
+    service: S,
+    shutdown: CancellationToken,
+    tls: Option<crate::tls::Acceptor>,
+) where
     S: Service<http::Request<Incoming>, Response = Response<B>, Error = Infallible>
         + Clone
         + Send
@@ -53,12 +75,30 @@ where
         };
         // Responses are small and latency matters more than packet count.
         let _ = stream.set_nodelay(true);
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT)
-            .serve_connection(TokioIo::new(stream), service.clone());
-        let conn = graceful.watch(conn);
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+        let Some(tls) = &tls else {
+            let conn =
+                graceful.watch(builder.serve_connection(TokioIo::new(stream), service.clone()));
+            tokio::spawn(async move {
+                if let Err(error) = conn.await {
+                    tracing::debug!(%error, "connection ended with an error");
+                }
+            });
+            continue;
+        };
+        let (acceptor, service, watcher) = (tls.0.clone(), service.clone(), graceful.watcher());
         tokio::spawn(async move {
+            let stream =
+                match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(error)) => {
+                        tracing::debug!(%error, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            let conn = watcher.watch(builder.serve_connection(TokioIo::new(stream), service));
             if let Err(error) = conn.await {
                 tracing::debug!(%error, "connection ended with an error");
             }

@@ -23,6 +23,9 @@ pub type FullResponse = Response<Full<Bytes>>;
 
 /// A slow client gets this long to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// A client gets this long to send a whole request body (a 64 MiB upload
+/// needs 1.1 MB/s), so a trickling client cannot hold a connection forever.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// A client gets this long to finish a TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -221,10 +224,17 @@ pub async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, FullRespon
     if body.size_hint().lower() > limit as u64 {
         return Err(too_large(limit));
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(limit)),
-        Err(e) => Err(error(StatusCode::BAD_REQUEST, format!("cannot read the request body: {e}"))),
+    let read = tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, limit).collect());
+    match read.await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(limit)),
+        Ok(Err(e)) => {
+            Err(error(StatusCode::BAD_REQUEST, format!("cannot read the request body: {e}")))
+        }
+        Err(_) => Err(error(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the request body did not arrive within {}s", BODY_READ_TIMEOUT.as_secs()),
+        )),
     }
 }
 

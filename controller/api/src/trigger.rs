@@ -228,6 +228,14 @@ impl ScheduleTrigger {
         }
         let schedule = Schedule::parse(&self.cron, &self.timezone)
             .map_err(|e| FieldError::new("schedule.cron", e.to_string()))?;
+        // `0 0 30 2 *` parses but never fires: say so instead of storing a
+        // schedule that silently does nothing.
+        if schedule.next_after(Timestamp::now()).is_none() {
+            return Err(FieldError::new(
+                "schedule.cron",
+                format!("`{}` never fires (no time matches it in the next eight years)", self.cron),
+            ));
+        }
         if !self.path.starts_with('/') || self.path.contains(char::is_whitespace) {
             return Err(FieldError::new(
                 "schedule.path",
@@ -507,6 +515,16 @@ mod tests {
 
     fn http(route: &str) -> HttpTrigger {
         HttpTrigger::new(route)
+    }
+
+    #[test]
+    fn schedules_that_never_fire_are_refused() {
+        let schedule = |cron: &str| -> ScheduleTrigger {
+            serde_json::from_value(serde_json::json!({ "cron": cron })).expect("schedule")
+        };
+        let err = schedule("0 0 30 2 *").validate().unwrap_err();
+        assert!(err.to_string().contains("never fires"), "{err}");
+        schedule("0 0 29 2 *").validate().expect("leap days come");
     }
 
     #[test]

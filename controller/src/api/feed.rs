@@ -76,7 +76,8 @@ pub(super) async fn blob(state: &Arc<State>, digest: &str) -> FullResponse {
     let shown = digest.clone();
     match blocking(state, move |s| s.store.blob(&digest)).await {
         Ok(Some(bytes)) => {
-            server::with_type(StatusCode::OK, WASM_CONTENT_TYPE, bytes.to_vec().into())
+            // The blob as sled holds it, shared, not copied per request.
+            server::with_type(StatusCode::OK, WASM_CONTENT_TYPE, bytes::Bytes::from_owner(bytes))
         }
         Ok(None) => {
             server::error(StatusCode::NOT_FOUND, format!("no version has digest `{shown}`"))

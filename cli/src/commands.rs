@@ -1,26 +1,33 @@
 //! The verbs of `flint`, one module each, and what they share: the global
 //! options, the API client and the translation of client errors.
 
+pub mod audit;
 pub mod build;
 pub mod deploy;
 pub mod describe;
 pub mod invoke;
 pub mod invokers;
+pub mod login;
 pub mod logs;
 pub mod ls;
+pub mod namespace;
 pub mod new;
 pub mod rm;
 pub mod schedule;
+pub mod token;
 pub mod up;
 pub mod usage;
+pub mod whoami;
 
 use std::error::Error as _;
+use std::ffi::OsString;
 use std::io;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use flint_api::{Client, Name};
 
+use crate::config::{self, Token};
 use crate::output::Output;
 
 /// The controller's URL (`--url`).
@@ -45,11 +52,19 @@ pub struct Global {
     #[arg(long, global = true, env = ENV_URL, default_value = DEFAULT_URL, value_name = "URL")]
     pub url: String,
 
-    /// Namespace to work in; overrides the manifest's `namespace` [default: default]
-    #[arg(short = 'n', long, global = true, env = ENV_NAMESPACE, value_name = "NS")]
-    pub namespace: Option<Name>,
+    /// Namespace to work in; overrides the manifest's `namespace` [default: default].
+    /// `token create` takes several; other verbs use the last
+    #[arg(
+        short = 'n',
+        long = "namespace",
+        global = true,
+        env = ENV_NAMESPACE,
+        value_name = "NS",
+        action = clap::ArgAction::Append
+    )]
+    pub namespaces: Vec<Name>,
 
-    /// Output format of `ls`, `describe`, `logs` and `usage`: table, json or yaml (csv: `usage` only)
+    /// Output format: table, json or yaml (csv: `usage` only)
     #[arg(
         short = 'o',
         long,
@@ -61,21 +76,39 @@ pub struct Global {
     )]
     pub output: Output,
 
-    /// API token, sent as `Authorization: Bearer TOKEN`
+    /// API token, sent as `Authorization: Bearer TOKEN` [default: the config file's for --url]
     #[arg(long, global = true, env = ENV_TOKEN, hide_env_values = true, value_name = "TOKEN")]
     pub token: Option<String>,
 }
 
 impl Global {
-    /// A client for `--url`, carrying `--token`.
+    /// A client for `--url`, carrying the token [`Global::resolve_token`] finds.
     pub fn client(&self) -> anyhow::Result<Client> {
-        Ok(Client::new(&self.url)?.with_token(self.token.clone()))
+        let client = Client::new(&self.url)?;
+        let token = self.resolve_token()?;
+        Ok(client.with_token(token.map(|t| t.secret)))
     }
 
-    /// `-n`, else `default`. Verbs that read a manifest put its namespace between the two.
-    pub fn namespace(&self) -> Name {
-        self.namespace.clone().unwrap_or_else(Name::default_namespace)
+    /// `--token`/`FLINT_TOKEN`, else the config file's token for `--url`.
+    pub fn resolve_token(&self) -> anyhow::Result<Option<Token>> {
+        config::resolve(self.token.as_deref(), &self.url, &process_env)
     }
+
+    /// `-n` (the last one given), else `default`. Verbs that read a manifest
+    /// put its namespace between the two.
+    pub fn namespace(&self) -> Name {
+        self.namespace_flag().cloned().unwrap_or_else(Name::default_namespace)
+    }
+
+    /// The last `-n`, if any.
+    pub fn namespace_flag(&self) -> Option<&Name> {
+        self.namespaces.last()
+    }
+}
+
+/// The process environment, for the functions that take a lookup.
+pub fn process_env(name: &str) -> Option<OsString> {
+    std::env::var_os(name)
 }
 
 /// The verbs.
@@ -107,6 +140,18 @@ pub enum Command {
     Logs(logs::LogsArgs),
     /// Show invocations, GB-seconds and cost for a period
     Usage(usage::UsageArgs),
+    /// Check a token and store it for --url in the config file
+    Login(login::LoginArgs),
+    /// Show who the token is: name, role and namespaces
+    Whoami,
+    /// Create, list and revoke API tokens (admins)
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// Show namespaces and set their quotas, budgets and reserved routes
+    #[command(subcommand, visible_alias = "ns")]
+    Namespace(namespace::NamespaceCommand),
+    /// Show who changed what: the API's log of mutating calls (admins)
+    Audit(audit::AuditArgs),
 }
 
 /// Runs one verb.
@@ -127,7 +172,44 @@ pub async fn run(command: Command, global: &Global) -> anyhow::Result<()> {
         Command::Rm(args) => rm::run(args, global).await,
         Command::Logs(args) => logs::run(args, global).await,
         Command::Usage(args) => usage::run(args, global).await,
+        Command::Login(args) => login::run(args, global).await,
+        Command::Whoami => whoami::run(global).await,
+        Command::Token(command) => token::run(command, global).await,
+        Command::Namespace(command) => namespace::run(command, global).await,
+        Command::Audit(args) => audit::run(args, global).await,
     }
+}
+
+/// What to tell someone whose call was refused with 401 without sending any
+/// token: how to get one into the config file. `None` for other errors, or
+/// when a token was sent (the API's message then says what is wrong with it).
+pub fn unauthorized_hint(err: &anyhow::Error, global: &Global) -> Option<String> {
+    let unauthorized = err
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<flint_api::Error>())
+        .any(|api| api.status() == Some(http::StatusCode::UNAUTHORIZED));
+    // A config file that cannot be read sent no token either.
+    if !unauthorized || global.resolve_token().ok().flatten().is_some() {
+        return None;
+    }
+    let url = config::normalize_url(&global.url);
+    let mut hint = format!(
+        "no token for {url}: run `flint login --url {url} --token TOKEN`, \
+         or start Flint with `flint up`, which stores its admin token"
+    );
+    // A token stored for `localhost` does not serve `127.0.0.1`: say which
+    // URLs have one, since that mix-up is the likely cause.
+    if let Ok(path) = config::path(&process_env)
+        && let Ok(config) = config::Config::load(&path)
+        && !config.urls().is_empty()
+    {
+        hint.push_str(&format!(
+            " ({} has tokens for {})",
+            path.display(),
+            config.urls().join(", ")
+        ));
+    }
+    Some(hint)
 }
 
 /// Turns a client error into an error for people. The API's own answers

@@ -8,17 +8,23 @@
 //!
 //! # Layout
 //!
-//! - `commands`: the global options (`Global`) and one module per verb in
-//!   `commands/<verb>.rs`. `commands::deploy::deploy_manifest` is the deploy
-//!   logic that `flint up --deploy` reuses.
+//! - `commands`: the global options (`Global`, which also finds the API
+//!   token) and one module per verb in `commands/<verb>.rs`.
+//!   `commands::deploy::deploy_manifest` is the deploy logic that
+//!   `flint up --deploy` reuses.
+//! - `config`: the CLI's config file, where `flint login` and `flint up`
+//!   store a token per server URL.
 //! - `manifest`: the `flint.toml` format (`Manifest`), parsed and checked
 //!   before anything is built or sent.
-//! - `output`: tables, JSON and YAML for `-o`.
+//! - `output`: tables, JSON and YAML for `-o`, and the escaping of control
+//!   characters in what the API stored.
 //!
 //! Errors are `anyhow` errors with context; `main` prints the chain once as
-//! `error: …` on stderr and exits with 1. Usage errors exit with 2 (clap).
+//! `error: …` on stderr (with a `hint: …` line when a call failed for want
+//! of a token) and exits with 1. Usage errors exit with 2 (clap).
 
 mod commands;
+mod config;
 mod manifest;
 mod output;
 
@@ -65,7 +71,12 @@ fn main() -> ExitCode {
         // Like ripgrep: `flint logs | head` closing the pipe is not a failure.
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // The chain can hold text the API echoed back from what someone
+            // stored: no raw control characters on the terminal.
+            eprintln!("error: {}", output::escape_text(&format!("{err:#}")));
+            if let Some(hint) = commands::unauthorized_hint(&err, &cli.global) {
+                eprintln!("hint: {hint}");
+            }
             ExitCode::FAILURE
         }
     }

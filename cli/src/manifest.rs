@@ -16,6 +16,9 @@
 //! route = "/hello"                 # path prefix
 //! host = "example.com"             # optional
 //! methods = ["GET", "POST"]        # optional, upper case; none means all
+//! auth = "token"                  # optional: "none" (default, anyone) or "token": callers
+//!                                  # present a token of role invoker or better for the
+//!                                  # namespace (Authorization: Bearer or flint-token header)
 //!
 //! [[function.schedule]]            # zero or more schedules (flint_api::ScheduleTrigger)
 //! cron = "0 9 * * MON-FRI"         # 5 or 6 fields, @hourly, @daily, @weekly, @every 30s
@@ -369,7 +372,7 @@ fn relative_path(path: &Spanned<PathBuf>, field: &str) -> Result<PathBuf, String
 }
 
 /// The 1-based line and column (in characters) of byte `offset` in `text`.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);

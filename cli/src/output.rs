@@ -1,12 +1,20 @@
 //! What `-o` chooses between: aligned tables for people, JSON and YAML for
 //! scripts, and the small formatting helpers the tables share.
+//!
+//! Text for people never carries raw control characters from what the API
+//! stored (log lines, environment values, error details): a function could
+//! otherwise write `\x1b]…` escape sequences that retitle, recolour or
+//! rewrite the terminal of whoever reads its logs. [`escape`] writes them as
+//! Rust escapes (`\u{1b}`), and [`Table`] escapes every cell. JSON and YAML
+//! escape them by their own rules.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use flint_api::{HttpTrigger, Timestamp, TriggerSpec};
+use flint_api::{HttpTrigger, RouteAuth, Timestamp, TriggerSpec};
 use serde::Serialize;
 
 /// The output formats.
@@ -57,21 +65,20 @@ impl Table {
         self.rows.push(cells);
     }
 
-    /// The table as text, every line indented by `indent` spaces.
+    /// The table as text, every line indented by `indent` spaces. Cells are
+    /// [`escape`]d: a tab or line break in one would break the columns, and
+    /// other control characters the terminal.
     pub fn render(&self, indent: usize) -> String {
-        let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
+        let rows: Vec<Vec<Cow<'_, str>>> =
+            self.rows.iter().map(|row| row.iter().map(|cell| escape(cell)).collect()).collect();
+        let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
         let widths: Vec<usize> = (0..columns)
             .map(|c| {
-                self.rows
-                    .iter()
-                    .filter_map(|r| r.get(c))
-                    .map(|s| s.chars().count())
-                    .max()
-                    .unwrap_or(0)
+                rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0)
             })
             .collect();
         let mut text = String::new();
-        for row in &self.rows {
+        for row in &rows {
             let mut line = " ".repeat(indent);
             for (c, cell) in row.iter().enumerate() {
                 if c + 1 == row.len() {
@@ -100,16 +107,59 @@ pub fn route(http: &HttpTrigger) -> String {
     }
 }
 
-/// The routes among `specs`, as [`route`] writes them. Other trigger kinds
-/// have no route.
-pub fn routes<'a>(specs: impl IntoIterator<Item = &'a TriggerSpec>) -> Vec<String> {
-    specs
-        .into_iter()
-        .filter_map(|spec| match spec {
-            TriggerSpec::Http(http) => Some(route(http)),
-            _ => None,
-        })
-        .collect()
+/// A route with who may call it, for tables: `/hello`, or `/hello (token)`
+/// when callers must present a token.
+pub fn route_label(http: &HttpTrigger) -> String {
+    match http.auth {
+        RouteAuth::Token => format!("{} (token)", route(http)),
+        _ => route(http),
+    }
+}
+
+/// The HTTP triggers among `specs`. Other trigger kinds have no route.
+pub fn http_triggers<'a>(
+    specs: impl IntoIterator<Item = &'a TriggerSpec>,
+) -> impl Iterator<Item = &'a HttpTrigger> {
+    specs.into_iter().filter_map(|spec| match spec {
+        TriggerSpec::Http(http) => Some(http),
+        _ => None,
+    })
+}
+
+/// `text` with each control character (and each Unicode bidirectional
+/// override, which can reorder what a terminal shows) written as a Rust
+/// escape: `\u{1b}`, `\n`, `\t`. Borrowed when there is none, which is
+/// almost always.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    escape_unless(text, |_| false)
+}
+
+/// [`escape`], but keeping line breaks and tabs: for multi-line text such as
+/// error chains and log lines, where they are the text's own layout.
+pub fn escape_text(text: &str) -> Cow<'_, str> {
+    escape_unless(text, |c| c == '\n' || c == '\t')
+}
+
+fn escape_unless(text: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
+    let unsafe_char = |c: char| (c.is_control() || is_bidi_control(c)) && !keep(c);
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    Cow::Owned(escaped)
+}
+
+/// The bidirectional formatting characters (the "Trojan Source" set,
+/// CVE-2021-42574): they make a terminal show text in another order than it is.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// A list of strings joined with `, `, or `-` when it is empty.
@@ -159,10 +209,28 @@ mod tests {
         assert_eq!(millis(30_000), "30s");
         assert_eq!(millis(90_000), "1m 30s");
         assert_eq!(millis(250), "250ms");
-        let mut http = HttpTrigger { route: "/x".into(), host: None, methods: vec![] };
+        let mut http = HttpTrigger::new("/x");
         assert_eq!(route(&http), "/x");
         http.host = Some("example.com".into());
         assert_eq!(route(&http), "example.com/x");
+        assert_eq!(route_label(&http), "example.com/x");
+        http.auth = RouteAuth::Token;
+        assert_eq!(route_label(&http), "example.com/x (token)");
         assert_eq!(joined(&[]), "-");
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert!(matches!(escape("plain text, ünïcode"), Cow::Borrowed(_)));
+        assert_eq!(escape("\x1b]0;pwned\x07red"), "\\u{1b}]0;pwned\\u{7}red");
+        assert_eq!(escape("a\tb\nc\rd"), "a\\tb\\nc\\rd");
+        assert_eq!(escape("abc\u{202e}fed"), "abc\\u{202e}fed");
+        assert_eq!(escape_text("one\ttwo\nthree\x1b[2J"), "one\ttwo\nthree\\u{1b}[2J");
+
+        // Every cell of a table, and the columns line up after escaping.
+        let mut table = Table::new(&["NAME", "DETAIL"]);
+        table.row(vec!["a\x1b".into(), "x\ny".into()]);
+        table.row(vec!["bbbbbbb".into(), "-".into()]);
+        assert_eq!(table.render(0), "NAME     DETAIL\na\\u{1b}  x\\ny\nbbbbbbb  -\n");
     }
 }

@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use bytes::Bytes;
 use clap::Args;
-use flint_api::{Client, Digest, FunctionSpec, HttpTrigger, Name, TriggerSpec, human_bytes};
+use flint_api::{
+    Client, Digest, FunctionSpec, HttpTrigger, Name, RouteAuth, TriggerSpec, human_bytes,
+};
 use sha2::{Digest as _, Sha256};
 
 pub use self::flags::SingleArgs;
@@ -108,7 +110,7 @@ pub async fn run(args: DeployArgs, global: &Global) -> anyhow::Result<()> {
         None => {
             let hint = ", or deploy one wasm file with `flint deploy NAME --wasm FILE`";
             let path = build::locate(args.file.as_deref(), hint)?;
-            deploy_manifest(&client, global.namespace.as_ref(), &path, !args.no_build, &mut out)
+            deploy_manifest(&client, global.namespace_flag(), &path, !args.no_build, &mut out)
                 .await?
         }
     };
@@ -224,7 +226,7 @@ pub fn print_summary(summary: &Summary, out: &mut (dyn Write + Send)) -> anyhow:
         } else {
             format!("{} (unchanged)", f.digest.short())
         };
-        let routes: Vec<String> = f.http.iter().map(output::route).collect();
+        let routes: Vec<String> = f.http.iter().map(output::route_label).collect();
         table.row(vec![
             format!("deployed {}", f.name),
             version,
@@ -267,6 +269,14 @@ pub async fn print_call_hints(
     for line in lines {
         text.push_str(&format!("  {line}\n"));
     }
+    let token_routes =
+        summary.functions.iter().flat_map(|f| &f.http).any(|h| h.auth == RouteAuth::Token);
+    if invoker.is_some() && token_routes {
+        text.push_str(
+            "routes marked (token) need a token of role invoker or better for the namespace: \
+             `TOKEN=$(flint token create NAME --role invoker)`\n",
+        );
+    }
     if invoker.is_none() && summary.functions.iter().any(|f| !f.http.is_empty()) {
         text.push_str(
             "no invoker is running yet: the routes answer once one is (`flint up` runs one)\n",
@@ -283,6 +293,10 @@ fn curl(base: &str, http: &HttpTrigger) -> String {
     }
     if let Some(host) = &http.host {
         line.push_str(&format!(" -H 'Host: {host}'"));
+    }
+    if http.auth == RouteAuth::Token {
+        // Double quotes: the shell fills in $TOKEN.
+        line.push_str(" -H \"Authorization: Bearer $TOKEN\"");
     }
     line.push_str(&format!(" {base}{}", http.route));
     line
@@ -310,13 +324,18 @@ mod tests {
 
     #[test]
     fn curl_lines() {
-        let mut http = HttpTrigger { route: "/hello".into(), host: None, methods: vec![] };
+        let mut http = HttpTrigger::new("/hello");
         assert_eq!(curl("http://127.0.0.1:8080", &http), "curl http://127.0.0.1:8080/hello");
         http.host = Some("example.com".into());
         http.methods = vec!["POST".into()];
         assert_eq!(
             curl("http://h:1", &http),
             "curl -X POST -H 'Host: example.com' http://h:1/hello"
+        );
+        http.auth = RouteAuth::Token;
+        assert_eq!(
+            curl("http://h:1", &http),
+            "curl -X POST -H 'Host: example.com' -H \"Authorization: Bearer $TOKEN\" http://h:1/hello"
         );
     }
 }

@@ -2,7 +2,12 @@
 //! versions and triggers.
 //!
 //! Environment values can be secrets, so only the names are shown unless
-//! `--show-env` asks for the values too.
+//! `--show-env` asks for the values too. Routes that ask callers for a
+//! token read `/hello (token)`.
+//!
+//! Strings someone stored (environment, Kafka settings, error details) may
+//! hold control characters; the table output escapes them
+//! ([`output::escape`]) so they cannot drive the reader's terminal.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -160,14 +165,14 @@ fn render(d: &Description) -> String {
             let _ = writeln!(
                 text,
                 "Env:         {} (values hidden; --show-env shows them)",
-                names.join(", ")
+                output::escape(&names.join(", "))
             );
         }
         Env::Values(values) if values.is_empty() => text.push_str("Env:         -\n"),
         Env::Values(values) => {
             text.push_str("Env:\n");
             for (key, value) in values {
-                let _ = writeln!(text, "  {key}={value}");
+                let _ = writeln!(text, "  {}={}", output::escape(key), output::escape(value));
             }
         }
     }
@@ -202,7 +207,7 @@ fn render(d: &Description) -> String {
                     } else {
                         http.methods.join(", ")
                     };
-                    (output::route(http), methods)
+                    (output::route_label(http), methods)
                 }
                 TriggerSpec::Schedule(schedule) => {
                     (format!("{} ({})", schedule.cron, schedule.timezone), "-".into())
@@ -226,14 +231,15 @@ fn render(d: &Description) -> String {
 
 /// A Kafka consumer's settings and its state on each invoker.
 fn render_kafka(text: &mut String, name: &Name, spec: &KafkaTrigger, status: &[TriggerStatus]) {
-    let group = spec.group.clone().unwrap_or_else(|| "(derived)".into());
+    let group = spec.group.as_deref().unwrap_or("(derived)");
     let _ = writeln!(
         text,
-        "Kafka {name}: topics {} on {}, group {group}, reply {}, dead letters {}",
-        spec.topics.join(", "),
-        spec.bootstrap_servers,
-        spec.reply_topic.as_deref().unwrap_or("-"),
-        spec.dead_letter_topic.as_deref().unwrap_or("-"),
+        "Kafka {name}: topics {} on {}, group {}, reply {}, dead letters {}",
+        output::escape(&spec.topics.join(", ")),
+        output::escape(&spec.bootstrap_servers),
+        output::escape(group),
+        output::escape(spec.reply_topic.as_deref().unwrap_or("-")),
+        output::escape(spec.dead_letter_topic.as_deref().unwrap_or("-")),
     );
     if status.is_empty() {
         text.push_str("  state: no invoker reports it yet\n");
@@ -242,9 +248,10 @@ fn render_kafka(text: &mut String, name: &Name, spec: &KafkaTrigger, status: &[T
         let state = if s.health.healthy {
             "ok".to_owned()
         } else {
-            format!("error: {}", s.health.reason.as_deref().unwrap_or("unknown"))
+            format!("error: {}", output::escape(s.health.reason.as_deref().unwrap_or("unknown")))
         };
-        let _ = writeln!(text, "  state on {}: {state} (since {})", s.invoker, s.health.since);
+        let invoker = output::escape(&s.invoker);
+        let _ = writeln!(text, "  state on {invoker}: {state} (since {})", s.health.since);
     }
 }
 
@@ -319,11 +326,7 @@ mod tests {
             namespace: Name::default_namespace(),
             name: name.parse().unwrap(),
             function: function.parse().unwrap(),
-            spec: TriggerSpec::Http(HttpTrigger {
-                route: "/hello".into(),
-                host: None,
-                methods: vec![],
-            }),
+            spec: TriggerSpec::Http(HttpTrigger::new("/hello")),
             created_at: Timestamp::UNIX_EPOCH,
         }
     }
@@ -349,5 +352,19 @@ mod tests {
         let d = describe(function(), vec![], triggers, true);
         assert!(render(&d).contains("TOKEN=secret"));
         assert_eq!(serde_json::to_value(&d).unwrap()["env"]["TOKEN"], "secret");
+    }
+
+    #[test]
+    fn token_routes_are_marked_and_stored_escapes_are_not_printed_raw() {
+        let mut function = function();
+        function.env = BTreeMap::from([("EVIL".into(), "\x1b]0;owned\x07".into())]);
+        let mut trigger = trigger("hello-http", "hello");
+        if let TriggerSpec::Http(http) = &mut trigger.spec {
+            http.auth = flint_api::RouteAuth::Token;
+        }
+        let text = render(&describe(function, vec![], vec![trigger], true));
+        assert!(text.contains("  EVIL=\\u{1b}]0;owned\\u{7}\n"), "{text}");
+        assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text}");
+        assert!(text.contains("hello-http  http  /hello (token)  all"), "{text}");
     }
 }

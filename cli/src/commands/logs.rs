@@ -1,5 +1,9 @@
 //! `flint logs NAME`: what a function wrote to stdout and stderr, and with
 //! `--follow` what it writes next, by long-polling the API.
+//!
+//! A function's output is not trusted with the reader's terminal: control
+//! characters other than tabs are printed escaped (`\u{1b}`), see
+//! [`output::escape_text`]. `-o json` keeps the lines exactly as stored.
 
 use std::io::Write as _;
 use std::time::Duration;
@@ -9,7 +13,7 @@ use clap::Args;
 use flint_api::{LogLine, Name, Stream};
 
 use super::{ApiResultExt as _, Global};
-use crate::output::Output;
+use crate::output::{self, Output};
 
 /// How long one long poll waits for new lines. The client adds its own
 /// timeout on top, so this only bounds how often an idle follow asks.
@@ -60,6 +64,12 @@ fn print(lines: &[LogLine], format: Output, timestamps: bool) -> anyhow::Result<
     if lines.is_empty() {
         return Ok(());
     }
+    let text = render(lines, format, timestamps)?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes()).and_then(|()| out.flush()).context("writing to stdout")
+}
+
+fn render(lines: &[LogLine], format: Output, timestamps: bool) -> anyhow::Result<String> {
     let mut text = String::new();
     for line in lines {
         match format {
@@ -68,10 +78,11 @@ fn print(lines: &[LogLine], format: Output, timestamps: bool) -> anyhow::Result<
                     Stream::Stdout => "stdout",
                     Stream::Stderr => "stderr",
                 };
-                text.push_str(&format!("{} {stream} {}\n", line.time, line.line));
+                let escaped = output::escape_text(&line.line);
+                text.push_str(&format!("{} {stream} {escaped}\n", line.time));
             }
             Output::Table => {
-                text.push_str(&line.line);
+                text.push_str(&output::escape_text(&line.line));
                 text.push('\n');
             }
             Output::Json | Output::Csv => {
@@ -84,6 +95,32 @@ fn print(lines: &[LogLine], format: Output, timestamps: bool) -> anyhow::Result<
             }
         }
     }
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes()).and_then(|()| out.flush()).context("writing to stdout")
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use flint_api::Timestamp;
+
+    use super::*;
+
+    #[test]
+    fn control_characters_in_lines_are_escaped_for_the_terminal() {
+        let line = |seq, text: &str| LogLine {
+            seq,
+            time: Timestamp::UNIX_EPOCH,
+            stream: Stream::Stdout,
+            line: text.into(),
+        };
+        let lines = [line(1, "\x1b]0;owned\x07\x1b[2Jcleared"), line(2, "a\tb")];
+        assert_eq!(
+            render(&lines, Output::Table, false).unwrap(),
+            "\\u{1b}]0;owned\\u{7}\\u{1b}[2Jcleared\na\tb\n"
+        );
+        let text = render(&lines, Output::Table, true).unwrap();
+        assert!(text.starts_with("1970-01-01T00:00:00Z stdout \\u{1b}]0;owned"), "{text}");
+        // JSON escapes by its own rules and keeps the line as stored.
+        let json = render(&lines, Output::Json, false).unwrap();
+        assert!(json.contains(r#""line":"\u001b]0;owned"#), "{json}");
+    }
 }

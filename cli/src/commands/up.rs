@@ -3,10 +3,16 @@
 //! `--deploy DIR`, a manifest built and deployed once they run.
 //!
 //! The two talk over loopback HTTP exactly as they do when run apart, so
-//! this is the same code path a cluster runs.
+//! this is the same code path a cluster runs: the invoker authenticates
+//! with the controller's cluster token, and the API wants user tokens.
+//!
+//! The controller keeps its credentials in `--data` (`admin.token`, written
+//! on the first start, and `cluster.token`). `flint up` copies the admin
+//! token into the CLI's config file for the API's URL, so `flint ls` and
+//! friends work right away without `--token`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +22,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{ENV_DATA, Global, deploy};
+use super::{ENV_DATA, Global, deploy, process_env};
+use crate::config::{self, Config};
 
 /// Options of `flint up`.
 #[derive(Debug, Args)]
@@ -72,8 +79,13 @@ pub async fn run(args: UpArgs, global: &Global) -> anyhow::Result<()> {
 
     let mut controller_config = flint_controller::Config::new(args.data.join("store"));
     controller_config.price_plan = args.plan.spec();
+    // The credentials sit next to the store; the cluster token is generated
+    // there on the first start (None: neither a flag nor FLINT_CLUSTER_TOKEN).
+    controller_config.secrets_dir = args.data.clone();
+    controller_config.cluster_token = None;
     let controller =
         flint_controller::State::open(controller_config, linker.clone(), registry.clone())?;
+    let admin_token = read_admin_token(controller.admin_token_file())?;
 
     let api = bind(args.api_listen, "--api-listen").await?;
     let http = bind(args.listen, "--listen").await?;
@@ -85,11 +97,27 @@ pub async fn run(args: UpArgs, global: &Global) -> anyhow::Result<()> {
     invoker_config.metering = !args.no_metering;
     invoker_config.usage_dir = args.data.join("usage");
     invoker_config.usage_flush_interval = args.usage_flush_interval;
+    invoker_config.cluster_token = controller.cluster_token().to_owned();
     let invoker = flint_invoker::Invoker::new(invoker_config, linker, &settings, registry)?;
 
     println!("api listening on http://{api_addr}");
     println!("http listening on http://{}", http.local_addr()?);
     println!("admin listening on http://{}", admin.local_addr()?);
+    let url = format!("http://{api_addr}");
+    if let Some(token) = &admin_token {
+        match save_admin_token(&url, token) {
+            Ok(path) => println!(
+                "admin token saved in {} for {url} (also in {})",
+                path.display(),
+                controller.admin_token_file().display()
+            ),
+            // Not fatal: the token is still in the data folder.
+            Err(error) => eprintln!(
+                "warning: cannot save the admin token in flint's config: {error:#}; it is in {}",
+                controller.admin_token_file().display()
+            ),
+        }
+    }
 
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
@@ -98,7 +126,10 @@ pub async fn run(args: UpArgs, global: &Global) -> anyhow::Result<()> {
     tasks.close();
 
     if let Some(dir) = args.deploy {
-        let global = Global { url: format!("http://{api_addr}"), ..global.clone() };
+        // The admin token first: a FLINT_TOKEN meant for another server
+        // would not be accepted here.
+        let token = admin_token.or_else(|| global.token.clone());
+        let global = Global { url, token, ..global.clone() };
         tokio::spawn(async move {
             if let Err(error) = deploy_on_start(&global, &dir).await {
                 eprintln!("error: deploying {} failed: {error:#}", dir.display());
@@ -115,12 +146,33 @@ pub async fn run(args: UpArgs, global: &Global) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The admin token the controller wrote on its first start, if the file is
+/// still there (an operator may have moved it somewhere safer).
+fn read_admin_token(path: &Path) -> anyhow::Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text.trim().to_owned()).filter(|t| !t.is_empty())),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Stores `token` for `url` in the CLI's config file; returns the file's path.
+fn save_admin_token(url: &str, token: &str) -> anyhow::Result<PathBuf> {
+    let path = config::path(&process_env)?;
+    let mut config = Config::load(&path)?;
+    if config.token(url) != Some(token) {
+        config.set_token(url, token);
+        config.save()?;
+    }
+    Ok(path)
+}
+
 async fn bind(addr: SocketAddr, flag: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} ({flag})"))
 }
 
 /// Builds and deploys `dir`'s manifest, then prints how to call what it deployed.
-async fn deploy_on_start(global: &Global, dir: &std::path::Path) -> anyhow::Result<()> {
+async fn deploy_on_start(global: &Global, dir: &Path) -> anyhow::Result<()> {
     let client = global.client()?;
     // The invoker registers within a moment of starting; wait for it so the
     // hints can name its address.
@@ -132,6 +184,6 @@ async fn deploy_on_start(global: &Global, dir: &std::path::Path) -> anyhow::Resu
     }
     let mut out = std::io::stdout();
     let summary =
-        deploy::deploy_manifest(&client, global.namespace.as_ref(), dir, true, &mut out).await?;
+        deploy::deploy_manifest(&client, global.namespace_flag(), dir, true, &mut out).await?;
     deploy::print_call_hints(&client, &summary, &mut out).await
 }

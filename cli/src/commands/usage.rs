@@ -167,7 +167,7 @@ mod tests {
     fn global() -> Global {
         Global {
             url: "http://127.0.0.1:1".into(),
-            namespace: None,
+            namespaces: Vec::new(),
             output: Output::Table,
             token: None,
         }

@@ -20,6 +20,7 @@ methods = ["GET", "POST"]
 
 [[function.http]]
 route = "/hi"
+auth = "token"
 
 [[function]]
 name = "bare"
@@ -45,6 +46,8 @@ fn a_full_manifest() {
     assert_eq!(names, ["hello-http-1", "hello-http-2"]);
     assert_eq!(hello.http[0].1.host.as_deref(), Some("example.com"));
     assert_eq!(hello.http[0].1.methods, ["GET", "POST"]);
+    assert_eq!(hello.http[0].1.auth, flint_api::RouteAuth::None);
+    assert_eq!(hello.http[1].1.auth, flint_api::RouteAuth::Token);
 
     assert_eq!(bare.build, None);
     assert_eq!(bare.workdir, Path::new("project/."));

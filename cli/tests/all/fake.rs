@@ -1,6 +1,11 @@
 //! A fake controller: the REST API of `flint_api::Client` over an in-memory
 //! store, so the `flint` binary can be tested before the real one exists. It
 //! records every request it gets, as `METHOD /path`.
+//!
+//! Tokens: with [`FakeApi::require_token`] every `/v1` call needs that bearer
+//! token (401 otherwise), and `whoami` names it `admin`. Without, any call
+//! goes through. Each `FakeApi` gives the `flint` it runs its own config
+//! file (`FLINT_CONFIG`), so no test reads or writes the real one.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -10,8 +15,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use flint_api::{
-    Digest, ErrorBody, Function, FunctionSpec, InvokerInfo, InvokerStatus, Limits, LogLine,
-    LogPage, Name, Stream, Timestamp, Trigger, TriggerRequest, Version,
+    AuditEntry, Digest, ErrorBody, Function, FunctionSpec, InvokerInfo, InvokerStatus, Limits,
+    LogLine, LogPage, Name, Namespace, NewToken, Quotas, Role, Scope, Stream, Timestamp, TokenInfo,
+    TokenSpec, Trigger, TriggerRequest, Version, Whoami,
 };
 use http_body_util::{BodyExt, Full};
 use hyper::server::conn::http1;
@@ -33,12 +39,24 @@ pub struct State {
     pub requests: Vec<String>,
     /// The `Authorization` header of the last request.
     pub authorization: Option<String>,
+    /// The only token accepted, when set.
+    pub required_token: Option<String>,
+    /// Tokens made with `POST /v1/tokens`.
+    pub tokens: Vec<TokenInfo>,
+    /// The specs they were made from, as sent.
+    pub token_specs: Vec<TokenSpec>,
+    /// Quotas by namespace.
+    pub quotas: BTreeMap<String, Quotas>,
+    /// What `GET /v1/audit` answers.
+    pub audit: Vec<AuditEntry>,
 }
 
 /// A running fake controller; its thread ends with the test process.
 pub struct FakeApi {
     pub url: String,
     state: Arc<Mutex<State>>,
+    /// Holds the config file of the `flint` runs.
+    config_dir: tempfile::TempDir,
 }
 
 impl FakeApi {
@@ -68,7 +86,18 @@ impl FakeApi {
             });
         });
         let addr = rx.recv().unwrap();
-        Self { url: format!("http://{addr}"), state }
+        let config_dir = tempfile::tempdir().unwrap();
+        Self { url: format!("http://{addr}"), state, config_dir }
+    }
+
+    /// From now on, every `/v1` call needs `Authorization: Bearer {token}`.
+    pub fn require_token(&self, token: &str) {
+        self.state().required_token = Some(token.to_owned());
+    }
+
+    /// The config file the `flint` runs use (it may not exist yet).
+    pub fn config_file(&self) -> std::path::PathBuf {
+        self.config_dir.path().join("flint/config.toml")
     }
 
     pub fn state(&self) -> MutexGuard<'_, State> {
@@ -87,7 +116,14 @@ impl FakeApi {
 
     /// Runs `flint --url URL ARGS…` in `dir`.
     pub fn flint_in(&self, dir: &std::path::Path, args: &[&str]) -> Output {
-        flint(dir).arg("--url").arg(&self.url).args(args).output().unwrap()
+        self.command(dir).args(args).output().unwrap()
+    }
+
+    /// `flint --url URL` in `dir`, with this fake's config file, to add to.
+    pub fn command(&self, dir: &std::path::Path) -> Command {
+        let mut command = flint(dir);
+        command.env("FLINT_CONFIG", self.config_file()).arg("--url").arg(&self.url);
+        command
     }
 
     pub fn add_invoker(&self, http_url: &str) {
@@ -114,13 +150,17 @@ impl FakeApi {
     }
 }
 
-/// `flint` with a clean environment for its own variables, in `dir`.
+/// `flint` with a clean environment for its own variables, in `dir`. Its
+/// config file is one that does not exist, so a token in the real one
+/// cannot change what a test sees.
 pub fn flint(dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_flint"));
     command.current_dir(dir);
     for var in ["FLINT_URL", "FLINT_NAMESPACE", "FLINT_TOKEN", "FLINT_SDK_PATH", "FLINT_DATA"] {
         command.env_remove(var);
     }
+    let nowhere = std::env::temp_dir().join("flint-cli-tests-no-such-dir/config.toml");
+    command.env("FLINT_CONFIG", nowhere);
     command
 }
 
@@ -155,7 +195,83 @@ async fn handle(state: &Mutex<State>, req: Request<hyper::body::Incoming>) -> An
     let path = parts.uri.path();
     let segments: Vec<&str> = path.trim_start_matches("/v1/").split('/').collect();
     let method = parts.method.as_str();
+    let bearer = state.authorization.as_deref().and_then(|a| a.strip_prefix("Bearer "));
+    match (&state.required_token, bearer) {
+        (Some(_), None) => {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "missing token: send Authorization: Bearer TOKEN".into(),
+            );
+        }
+        (Some(required), Some(sent)) if required != sent => {
+            return error(StatusCode::UNAUTHORIZED, "unknown token".into());
+        }
+        _ => {}
+    }
     match (method, segments.as_slice()) {
+        ("GET", ["whoami"]) => match bearer {
+            Some(_) => json(
+                StatusCode::OK,
+                &Whoami {
+                    id: "00000000000000aa".into(),
+                    name: "admin".into(),
+                    role: Role::Admin,
+                    namespaces: Scope::All,
+                },
+            ),
+            None => error(StatusCode::UNAUTHORIZED, "missing token".into()),
+        },
+        ("POST", ["tokens"]) => {
+            let spec: TokenSpec = match serde_json::from_slice(&body) {
+                Ok(spec) => spec,
+                Err(err) => return error(StatusCode::BAD_REQUEST, err.to_string()),
+            };
+            let id = format!("{:016x}", state.tokens.len() + 1);
+            let info = TokenInfo {
+                id: id.clone(),
+                name: spec.name.clone(),
+                role: spec.role,
+                namespaces: spec.namespaces.clone(),
+                expires_at: spec.expires_at,
+                created_at: Timestamp::now(),
+                created_by: "admin".into(),
+                last_used_at: None,
+            };
+            state.tokens.push(info.clone());
+            state.token_specs.push(spec);
+            let token = format!("flint_{id}_{}", "5e".repeat(32));
+            json(StatusCode::CREATED, &NewToken { token, info })
+        }
+        ("GET", ["tokens"]) => json(StatusCode::OK, &state.tokens),
+        ("DELETE", ["tokens", name]) => {
+            let before = state.tokens.len();
+            state.tokens.retain(|t| t.name.as_str() != *name);
+            if state.tokens.len() == before {
+                return error(StatusCode::NOT_FOUND, format!("token `{name}` not found"));
+            }
+            no_content()
+        }
+        ("GET", ["namespaces"]) => {
+            let names: Vec<String> = state.quotas.keys().cloned().collect();
+            let list: Vec<Namespace> = names.iter().map(|ns| namespace(&state, ns)).collect();
+            json(StatusCode::OK, &list)
+        }
+        ("GET", ["namespaces", ns]) => json(StatusCode::OK, &namespace(&state, ns)),
+        ("PUT", ["namespaces", ns]) => {
+            let quotas: Quotas = match serde_json::from_slice(&body) {
+                Ok(quotas) => quotas,
+                Err(err) => return error(StatusCode::BAD_REQUEST, err.to_string()),
+            };
+            state.quotas.insert(ns.to_string(), quotas);
+            json(StatusCode::OK, &namespace(&state, ns))
+        }
+        ("GET", ["audit"]) => {
+            let since = parts.uri.query().and_then(|q| q.strip_prefix("since="));
+            let since: Option<Timestamp> = since.map(|s| s.parse().unwrap());
+            let list: Vec<&AuditEntry> =
+                state.audit.iter().filter(|e| since.is_none_or(|s| e.time >= s)).collect();
+            json(StatusCode::OK, &list)
+        }
         ("GET", ["invokers"]) => json(StatusCode::OK, &state.invokers),
         ("GET", ["namespaces", ns, "functions"]) => {
             let list: Vec<&Function> =
@@ -278,6 +394,20 @@ async fn handle(state: &Mutex<State>, req: Request<hyper::body::Incoming>) -> An
             }
         }
         _ => error(StatusCode::NOT_FOUND, format!("no route {method} {path}")),
+    }
+}
+
+/// A namespace with its quotas (none if never set) and what it holds.
+fn namespace(state: &State, ns: &str) -> Namespace {
+    let functions: Vec<&Function> =
+        state.functions.values().filter(|f| f.namespace.as_str() == ns).collect();
+    Namespace {
+        name: ns.parse().unwrap(),
+        quotas: state.quotas.get(ns).cloned().unwrap_or_default(),
+        functions: functions.len() as u32,
+        memory_mb: functions.iter().map(|f| u64::from(f.limits.memory_mb)).sum(),
+        month_cost: 1.25,
+        blocked: false,
     }
 }
 

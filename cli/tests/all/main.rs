@@ -2,6 +2,7 @@
 //! others against a fake controller that speaks the `flint-api` types.
 
 mod api;
+mod auth;
 mod cli;
 mod fake;
 

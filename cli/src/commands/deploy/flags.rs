@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
-use flint_api::{FunctionSpec, HttpTrigger, Limits, LimitsSpec, Name, TriggerSpec};
+use flint_api::{FunctionSpec, HttpTrigger, Limits, LimitsSpec, Name, RouteAuth, TriggerSpec};
 
 use super::{Plan, read_wasm};
 use crate::manifest::trigger_names;
@@ -31,6 +31,11 @@ pub struct SingleArgs {
     /// Only route these methods; repeat for more [default: all]
     #[arg(long = "method", value_name = "METHOD", requires = "routes")]
     pub methods: Vec<String>,
+
+    /// Who may call the --route flags: none (anyone) or token (callers present a token
+    /// of role invoker or better) [default: none]
+    #[arg(long, value_name = "AUTH", value_parser = parse_route_auth, requires = "routes")]
+    pub route_auth: Option<RouteAuth>,
 
     /// Memory one instance may use, in MiB [default: 128]
     #[arg(long, value_name = "N", requires = "name")]
@@ -91,6 +96,7 @@ impl SingleArgs {
                 route: route.clone(),
                 host: self.host.clone(),
                 methods: self.methods.clone(),
+                auth: self.route_auth.unwrap_or_default(),
             };
             http.validate()?;
             triggers.push((trigger, TriggerSpec::Http(http)));
@@ -112,6 +118,15 @@ impl SingleArgs {
 /// A duration flag in whole milliseconds, as the API wants it.
 fn millis(duration: Duration, flag: &str) -> anyhow::Result<u64> {
     u64::try_from(duration.as_millis()).ok().with_context(|| format!("{flag} is too long"))
+}
+
+/// Parses `--route-auth`: the manifest's `auth` values.
+fn parse_route_auth(s: &str) -> Result<RouteAuth, String> {
+    match s {
+        "none" => Ok(RouteAuth::None),
+        "token" => Ok(RouteAuth::Token),
+        _ => Err(format!("`{s}` is not a route auth: use none or token")),
+    }
 }
 
 /// Parses `KEY=VALUE`; the value may be empty and may hold `=`.
@@ -198,6 +213,13 @@ mod tests {
         assert_eq!(names, ["hello-http-1", "hello-http-2"]);
         let TriggerSpec::Http(http) = &triggers[1].1 else { panic!() };
         assert_eq!((http.route.as_str(), http.host.as_deref()), ("/b", Some("example.com")));
+        assert_eq!(http.auth, RouteAuth::None);
+
+        let args = deploy(&["hello", "--wasm", "h.wasm", "--route", "/a", "--route-auth", "token"])
+            .unwrap();
+        let triggers = args.single.triggers(&"hello".parse().unwrap()).unwrap().unwrap();
+        let TriggerSpec::Http(http) = &triggers[0].1 else { panic!() };
+        assert_eq!(http.auth, RouteAuth::Token);
 
         let args = deploy(&["hello", "--wasm", "h.wasm"]).unwrap();
         assert!(args.single.triggers(&"hello".parse().unwrap()).unwrap().is_none());
@@ -234,5 +256,15 @@ mod tests {
         );
         assert_eq!(deploy(&["Bad", "--wasm", "x"]).unwrap_err().kind(), ErrorKind::ValueValidation);
         deploy(&["--no-build", "-f", "x.toml"]).unwrap();
+        assert_eq!(
+            deploy(&["f", "--wasm", "x", "--route-auth", "token"]).unwrap_err().kind(),
+            ErrorKind::MissingRequiredArgument
+        );
+        assert_eq!(
+            deploy(&["f", "--wasm", "x", "--route", "/f", "--route-auth", "basic"])
+                .unwrap_err()
+                .kind(),
+            ErrorKind::ValueValidation
+        );
     }
 }

@@ -130,7 +130,7 @@ mod tests {
     }
 
     fn http(route: &str) -> TriggerSpec {
-        TriggerSpec::Http(HttpTrigger { route: route.into(), host: None, methods: vec![] })
+        TriggerSpec::Http(HttpTrigger::new(route))
     }
 
     fn trigger(trigger: &str, function: &str, route: &str) -> Trigger {

@@ -34,6 +34,8 @@ use crate::output::Output;
 pub const ENV_URL: &str = "FLINT_URL";
 /// The namespace (`-n`).
 pub const ENV_NAMESPACE: &str = "FLINT_NAMESPACE";
+/// Extra CA certificates for an `https://` API (`--ca-cert`).
+pub const ENV_CA_CERT: &str = "FLINT_CA_CERT";
 /// The API token (`--token`).
 pub const ENV_TOKEN: &str = "FLINT_TOKEN";
 /// Where `flint up` keeps its data (`--data`).
@@ -79,12 +81,16 @@ pub struct Global {
     /// API token, sent as `Authorization: Bearer TOKEN` [default: the config file's for --url]
     #[arg(long, global = true, env = ENV_TOKEN, hide_env_values = true, value_name = "TOKEN")]
     pub token: Option<String>,
+
+    /// Also trust the CA certificates in this PEM file for an https:// --url
+    #[arg(long, global = true, env = ENV_CA_CERT, value_name = "FILE")]
+    pub ca_cert: Option<std::path::PathBuf>,
 }
 
 impl Global {
     /// A client for `--url`, carrying the token [`Global::resolve_token`] finds.
     pub fn client(&self) -> anyhow::Result<Client> {
-        let client = Client::new(&self.url)?;
+        let client = Client::with_ca(&self.url, self.ca_cert.as_deref())?;
         let token = self.resolve_token()?;
         Ok(client.with_token(token.map(|t| t.secret)))
     }

@@ -170,6 +170,7 @@ mod tests {
             namespaces: Vec::new(),
             output: Output::Table,
             token: None,
+            ca_cert: None,
         }
     }
 

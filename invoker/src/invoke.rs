@@ -19,6 +19,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use crate::Runtime;
+use crate::access::Quota;
 use crate::function::{Function, Rejected};
 use crate::metering::{self, Record};
 
@@ -83,8 +84,11 @@ impl Outcome {
 /// Why an invocation produced no response from the guest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
-    /// Turned away before running.
+    /// Turned away before running: this invoker or the function is busy.
     Rejected(Rejected),
+    /// Turned away before running: the namespace's budget is spent or it
+    /// is over its rate.
+    Quota(Quota),
     /// The function's code could not be loaded.
     NotReady(String),
     /// The request could not be handed to the guest.
@@ -108,6 +112,7 @@ impl Failure {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Rejected(Rejected::QueueFull) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Quota(quota) => quota.status(),
             Self::Rejected(_) | Self::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
@@ -120,7 +125,10 @@ impl Failure {
 
     /// Seconds a client should wait before retrying, for refusals that pass.
     pub fn retry_after(&self) -> Option<u32> {
-        matches!(self, Self::Rejected(_) | Self::NotReady(_)).then_some(1)
+        match self {
+            Self::Quota(quota) => quota.retry_after(),
+            _ => matches!(self, Self::Rejected(_) | Self::NotReady(_)).then_some(1),
+        }
     }
 
     /// One line for the client, naming the function.
@@ -137,6 +145,7 @@ impl Failure {
             Self::Rejected(Rejected::AtCapacity) => {
                 "this invoker is running as many instances as it can".into()
             }
+            Self::Quota(quota) => quota.message(),
             Self::NotReady(reason) => format!("function `{name}` cannot be loaded: {reason}"),
             Self::BadRequest(reason) => format!("bad request: {reason}"),
             Self::Trap(reason) => format!("function `{name}` failed: {reason}"),
@@ -153,7 +162,8 @@ impl Failure {
     }
 }
 
-/// Runs `function` on `request`: waits for a free instance slot (or is
+/// Runs `function` on `request`: refuses it if its namespace's budget is
+/// spent or it is over its rate, waits for a free instance slot (or is
 /// refused), loads the function if it is scaled to zero, and runs the
 /// handler in a fresh instance. Returns as soon as the guest has set its
 /// response; the body streams while the guest keeps running, and the
@@ -171,6 +181,12 @@ where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<wasmtime_wasi_http::Error>,
 {
+    // Before queueing: a blocked or throttled namespace holds no slot.
+    if let Err(quota) = runtime.registry.access.admit(&function.namespace) {
+        function.metrics.rejected(quota.reason());
+        runtime.meter.rejected(function, trigger);
+        return Err(Failure::Quota(quota));
+    }
     let admission = function.admit(&runtime.instances).await.map_err(|rejected| {
         function.metrics.rejected(rejected.as_str());
         runtime.meter.rejected(function, trigger);

@@ -8,12 +8,14 @@
 //! path prefix ([`trigger::http`]). Guest stdout/stderr are shipped to the
 //! controller ([`logs`]); metrics are in [`metrics`]. Every invocation is
 //! metered, spooled to disk and shipped to the controller's usage ledger
-//! ([`metering`]).
+//! ([`metering`]). Route auth and namespace budgets and rates are checked
+//! before anything runs ([`access`]).
 //!
 //! The engine settings, the linker and the per-invocation host state come
 //! from `flint-engine`, shared with the controller's upload validation. The
 //! invoker never writes to the controller's store: it reads the feed and
-//! reports (registration, logs).
+//! reports (registration, logs). Every call to the controller carries the
+//! cluster credential ([`Config::cluster_token`]).
 //!
 //! # Layout
 //!
@@ -21,6 +23,7 @@
 //! - [`Runtime`]: what every request needs (registry, artifacts, metrics).
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod access;
 pub mod artifacts;
 pub mod feed;
 pub mod function;
@@ -47,10 +50,17 @@ use tokio_util::task::TaskTracker;
 use wasmtime::component::Linker;
 
 /// Invoker settings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     /// The controller's API, e.g. `http://127.0.0.1:7070`.
     pub controller_url: String,
+    /// The cluster credential, shared with the controller: sent as
+    /// `Authorization: Bearer` on every call to the controller (feed,
+    /// blobs, usage, logs, registration, scheduler), and required on the
+    /// admin listener's `/v1/invoke`. At least
+    /// [`MIN_CLUSTER_TOKEN_LEN`](Config::MIN_CLUSTER_TOKEN_LEN) printable
+    /// ASCII characters; no default ([`Invoker::new`] refuses an empty one).
+    pub cluster_token: String,
     /// Where compiled artifacts are cached.
     pub cache_dir: PathBuf,
     /// Largest request body passed to a function, in bytes.
@@ -80,11 +90,15 @@ impl Config {
     /// Default usage flush interval: 100 ms, ten small file writes a second
     /// while functions run, and the most a `kill -9` can lose.
     pub const DEFAULT_USAGE_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+    /// Shortest cluster credential, as the controller requires.
+    pub const MIN_CLUSTER_TOKEN_LEN: usize = 32;
 
-    /// Settings with every default.
+    /// Settings with every default, and no cluster credential: set
+    /// [`cluster_token`](Config::cluster_token) before [`Invoker::new`].
     pub fn new(controller_url: String, cache_dir: PathBuf) -> Self {
         Self {
             controller_url,
+            cluster_token: String::new(),
             usage_dir: cache_dir.join("usage"),
             cache_dir,
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
@@ -95,6 +109,52 @@ impl Config {
             usage_flush_interval: Self::DEFAULT_USAGE_FLUSH_INTERVAL,
         }
     }
+
+    /// Checks what has no usable default: the cluster credential.
+    pub fn validate(&self) -> Result<(), Error> {
+        let token = &self.cluster_token;
+        if token.is_empty() {
+            return Err(Error::ClusterToken("no cluster credential was given"));
+        }
+        if token.len() < Self::MIN_CLUSTER_TOKEN_LEN || !token.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(Error::ClusterToken(
+                "the cluster credential must be at least 32 printable ASCII characters",
+            ));
+        }
+        Ok(())
+    }
+}
+
+// By hand, so the cluster credential never reaches a log. The destructuring
+// makes a new field a compile error here rather than a silent omission.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            controller_url,
+            cluster_token: _,
+            cache_dir,
+            max_body_bytes,
+            log_capture_bytes,
+            advertise_host,
+            id,
+            metering,
+            usage_dir,
+            usage_flush_interval,
+        } = self;
+        f.debug_struct("Config")
+            .field("controller_url", controller_url)
+            .field("cluster_token", &"<redacted>")
+            .field("cache_dir", cache_dir)
+            .field("max_body_bytes", max_body_bytes)
+            .field("log_capture_bytes", log_capture_bytes)
+            .field("advertise_host", advertise_host)
+            .field("id", id)
+            .field("metering", metering)
+            .field("usage_dir", usage_dir)
+            .field("usage_flush_interval", usage_flush_interval)
+            .finish()
+    }
 }
 
 /// Errors starting the invoker.
@@ -104,6 +164,9 @@ pub enum Error {
     /// The controller URL is not usable.
     #[error("invalid controller URL")]
     ControllerUrl(#[source] flint_api::Error),
+    /// The cluster credential is missing or unusable.
+    #[error("{0}")]
+    ClusterToken(&'static str),
     /// The artifact cache cannot be created.
     #[error("cannot use the artifact cache {dir}")]
     Cache {
@@ -206,7 +269,10 @@ impl Invoker {
         settings: &flint_engine::Settings,
         registry: prometheus::Registry,
     ) -> Result<Self, Error> {
-        let client = Client::new(&config.controller_url).map_err(Error::ControllerUrl)?;
+        config.validate()?;
+        let client = Client::new(&config.controller_url)
+            .map_err(Error::ControllerUrl)?
+            .with_token(Some(config.cluster_token.clone()));
         let metrics = metrics::Metrics::register(&registry)?;
         let artifacts = artifacts::Artifacts::new(
             &config.cache_dir,

@@ -4,9 +4,13 @@
 //! Prints `http listening on http://ADDR` and `admin listening on
 //! http://ADDR` once it accepts requests; stops on SIGTERM or ctrl-c,
 //! finishing invocations in flight and shipping the last logs.
+//!
+//! The cluster credential (the controller's `cluster.token`) comes from
+//! `--cluster-token-file` or `FLINT_CLUSTER_TOKEN`; without one it exits
+//! with 64 before binding anything.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -31,6 +35,10 @@ struct Args {
         value_name = "URL"
     )]
     controller: String,
+    /// File holding the cluster credential shared with the controller
+    /// (its DATA/cluster.token); or set FLINT_CLUSTER_TOKEN to the credential itself
+    #[arg(long, env = ENV_CLUSTER_TOKEN_FILE, value_name = "PATH")]
+    cluster_token_file: Option<PathBuf>,
     /// Address of the HTTP ingress (function routes); port 0 picks a free port
     #[arg(long, env = "FLINT_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR")]
     listen: SocketAddr,
@@ -63,6 +71,12 @@ struct Args {
     grace: Duration,
 }
 
+/// Environment variable naming the cluster credential's file.
+const ENV_CLUSTER_TOKEN_FILE: &str = "FLINT_CLUSTER_TOKEN_FILE";
+/// Environment variable holding the cluster credential itself. Read
+/// directly, not as a flag, so it never shows in `ps` or in `--help`.
+const ENV_CLUSTER_TOKEN: &str = "FLINT_CLUSTER_TOKEN";
+
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
     flint_api::server::run_binary(run(args))
@@ -76,6 +90,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if let Err(error) = flint_api::Client::new(&args.controller) {
         return Err(Usage(format!("--controller: {error}")).into());
     }
+    let mut config = flint_invoker::Config::new(args.controller, args.cache);
+    config.cluster_token =
+        cluster_token(args.cluster_token_file.as_deref(), |key| std::env::var(key).ok())?;
+    if let Err(error) = config.validate() {
+        return Err(Usage(format!("{error} (--cluster-token-file or {ENV_CLUSTER_TOKEN})")).into());
+    }
     let settings = flint_engine::Settings {
         max_instances: args.max_instances,
 
@@ -84,7 +104,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let engine = flint_engine::engine(&settings)?;
     let linker = flint_engine::linker(&engine)?;
     let registry = prometheus::Registry::new_custom(Some("flint".into()), None)?;
-    let mut config = flint_invoker::Config::new(args.controller, args.cache);
     config.advertise_host = args.advertise_host;
     config.id = args.id;
     config.metering = !args.no_metering;
@@ -113,4 +132,82 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Err(_) => tracing::warn!(grace = ?args.grace, "grace period over, exiting"),
     }
     Ok(())
+}
+
+/// The cluster credential, trimmed: from `file` if given, else from
+/// `FLINT_CLUSTER_TOKEN` (through `env`, so tests pass a map).
+fn cluster_token(
+    file: Option<&Path>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<String, Usage> {
+    let from_env = env(ENV_CLUSTER_TOKEN);
+    let (token, source) = match (file, from_env) {
+        (Some(_), Some(_)) => {
+            return Err(Usage(format!(
+                "give the cluster credential once: --cluster-token-file or {ENV_CLUSTER_TOKEN}, not both"
+            )));
+        }
+        (Some(file), None) => {
+            let token = std::fs::read_to_string(file).map_err(|e| {
+                Usage(format!("cannot read --cluster-token-file {}: {e}", file.display()))
+            })?;
+            (token, format!("--cluster-token-file {}", file.display()))
+        }
+        (None, Some(token)) => (token, ENV_CLUSTER_TOKEN.to_owned()),
+        (None, None) => {
+            return Err(Usage(format!(
+                "no cluster credential: pass --cluster-token-file PATH ({ENV_CLUSTER_TOKEN_FILE}) \
+                 or set {ENV_CLUSTER_TOKEN}; the controller keeps it in its data folder as cluster.token"
+            )));
+        }
+    };
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(Usage(format!("the cluster credential from {source} is empty")));
+    }
+    Ok(token.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |key| map.get(key).cloned()
+    }
+
+    #[test]
+    fn cluster_token_from_file_or_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cluster.token");
+        std::fs::write(&file, "  secret-from-file\n").unwrap();
+        assert_eq!(cluster_token(Some(&file), env(&[])).unwrap(), "secret-from-file");
+        assert_eq!(
+            cluster_token(None, env(&[(ENV_CLUSTER_TOKEN, " from-env\n")])).unwrap(),
+            "from-env"
+        );
+    }
+
+    #[test]
+    fn cluster_token_missing_empty_or_twice_is_a_usage_error() {
+        let none = cluster_token(None, env(&[])).unwrap_err().0;
+        assert!(
+            none.contains("--cluster-token-file") && none.contains(ENV_CLUSTER_TOKEN),
+            "{none}"
+        );
+        let empty = cluster_token(None, env(&[(ENV_CLUSTER_TOKEN, " \n")])).unwrap_err().0;
+        assert!(empty.contains("empty"), "{empty}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cluster.token");
+        std::fs::write(&file, "\n").unwrap();
+        assert!(cluster_token(Some(&file), env(&[])).unwrap_err().0.contains("empty"));
+        let both = cluster_token(Some(&file), env(&[(ENV_CLUSTER_TOKEN, "x")])).unwrap_err().0;
+        assert!(both.contains("not both"), "{both}");
+        let missing = cluster_token(Some(&dir.path().join("nope")), env(&[])).unwrap_err().0;
+        assert!(missing.contains("cannot read"), "{missing}");
+    }
 }

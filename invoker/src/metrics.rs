@@ -273,6 +273,12 @@ impl Metrics {
         })
     }
 
+    /// Counts a rejection of a function that may have no handles (its
+    /// route exists, its code may not yet). `reason` is one of a fixed set.
+    pub fn rejected(&self, ns: &Name, name: &Name, reason: &str) {
+        self.rejected.with_label_values(&[ns.as_str(), name.as_str(), reason]).inc();
+    }
+
     /// The handles of one function.
     pub fn function(&self, ns: &Name, name: &Name) -> FunctionMetrics {
         FunctionMetrics {
@@ -301,7 +307,8 @@ impl Metrics {
             let _ = vec.remove_label_values(&[ns, name]);
         }
         let _ = self.cold_starts.remove_label_values(&[ns, name]);
-        for reason in ["queue_full", "queue_timeout", "at_capacity", "not_ready"] {
+        let reasons = ["queue_full", "queue_timeout", "at_capacity", "not_ready"];
+        for reason in reasons.into_iter().chain(crate::access::REASONS) {
             let _ = self.rejected.remove_label_values(&[ns, name, reason]);
         }
     }

@@ -1,11 +1,13 @@
 //! What this invoker knows: the functions and triggers from the change feed,
-//! and the routing table derived from them.
+//! the routing table derived from them, and the token grants and namespace
+//! states ([`Access`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use flint_api::{Change, Digest, Function as ApiFunction, Name, Trigger, TriggerSpec, Watch};
 
+use crate::access::Access;
 use crate::function::{Deployment, Function};
 use crate::metrics::Metrics;
 use crate::routes::Routes;
@@ -24,6 +26,8 @@ pub struct Registry {
     pending: RwLock<HashMap<Key, ApiFunction>>,
     triggers: RwLock<HashMap<Key, Trigger>>,
     routes: RwLock<Arc<Routes>>,
+    /// Token grants (route auth) and namespace gates (budget, rate).
+    pub access: Access,
     metrics: Metrics,
     /// Signalled when triggers change, for the trigger runners.
     pub triggers_changed: tokio::sync::Notify,
@@ -37,6 +41,7 @@ impl Registry {
             pending: RwLock::default(),
             triggers: RwLock::default(),
             routes: RwLock::default(),
+            access: Access::default(),
             metrics,
             triggers_changed: tokio::sync::Notify::new(),
         }
@@ -96,6 +101,7 @@ impl Registry {
                 .map(|t| ((t.namespace.clone(), t.name.clone()), t))
                 .collect();
             triggers_changed = true;
+            self.access.replace(snapshot.tokens, snapshot.namespaces);
         }
         for change in watch.changes {
             match change {
@@ -112,6 +118,9 @@ impl Registry {
                     write(&self.triggers).remove(&(namespace, name));
                     triggers_changed = true;
                 }
+                Change::TokenPut { grant } => self.access.put_grant(grant),
+                Change::TokenDeleted { id } => self.access.delete_grant(&id),
+                Change::NamespacePut { state } => self.access.put_namespace(state),
                 other => {
                     tracing::warn!(change = ?other, "unknown change kind; upgrade this invoker")
                 }

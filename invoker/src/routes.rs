@@ -1,6 +1,6 @@
 //! The HTTP routing table: host and path prefix to function.
 
-use flint_api::{HttpTrigger, Name};
+use flint_api::{HttpTrigger, Name, RouteAuth};
 use http::Method;
 
 /// One route.
@@ -20,6 +20,8 @@ pub enum Match<'a> {
         namespace: &'a Name,
         /// Its name.
         function: &'a Name,
+        /// Whether the caller must present a token.
+        auth: RouteAuth,
     },
     /// A route matches the path but not the method.
     MethodNotAllowed(&'a [String]),
@@ -68,7 +70,11 @@ impl Routes {
         if !methods.is_empty() && !methods.iter().any(|m| m == method.as_str()) {
             return Match::MethodNotAllowed(methods);
         }
-        Match::Function { namespace: &route.namespace, function: &route.function }
+        Match::Function {
+            namespace: &route.namespace,
+            function: &route.function,
+            auth: route.http.auth,
+        }
     }
 
     /// How many routes there are.
@@ -99,6 +105,7 @@ mod tests {
                 route: route.into(),
                 host: host.map(Into::into),
                 methods: methods.iter().map(|m| m.to_string()).collect(),
+                auth: RouteAuth::None,
             },
         )
     }

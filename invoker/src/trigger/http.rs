@@ -1,19 +1,25 @@
 //! The HTTP ingress: routes requests by host and path prefix to functions,
 //! and the admin endpoint `POST /v1/invoke/{ns}/{name}/…` the controller
 //! forwards `flint invoke` to.
+//!
+//! A route with `auth = "token"` takes a token before anything else happens
+//! ([`crate::access`]); the admin `invoke` takes the cluster credential.
+//! Neither credential, nor the dashboard's session cookie, reaches a guest.
 
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use flint_api::Name;
+use flint_api::auth::TOKEN_HEADER;
+use flint_api::{Name, RouteAuth};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use crate::Runtime;
+use crate::access::{self, Denied};
 use crate::function::Function;
 use crate::invoke::{Failure, TriggerKind, invoke};
 use crate::routes::Match;
@@ -21,13 +27,25 @@ use crate::routes::Match;
 /// Answers one ingress request.
 pub async fn ingress(
     runtime: Arc<Runtime>,
-    request: Request<Incoming>,
+    mut request: Request<Incoming>,
 ) -> Response<HyperOutgoingBody> {
     let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok());
     let routes = runtime.registry.routes();
     let found = routes.find(host, request.uri().path(), request.method());
     match found {
-        Match::Function { namespace, function } => {
+        Match::Function { namespace, function, auth } => {
+            // Before the function is even looked up: a refused caller
+            // learns nothing about it and costs no instance.
+            if auth == RouteAuth::Token {
+                match runtime.registry.access.authorize(request.headers(), namespace) {
+                    Ok(carrier) => access::strip_token(request.headers_mut(), carrier),
+                    Err(denied) => {
+                        runtime.metrics.rejected(namespace, function, denied.reason());
+                        return denied_response(&denied);
+                    }
+                }
+            }
+            access::strip_session_cookie(request.headers_mut());
             let target = runtime
                 .registry
                 .function(namespace, function)
@@ -59,16 +77,28 @@ pub async fn ingress(
 }
 
 /// `/v1/invoke/{ns}/{name}[/path]` on the admin listener: calls a function by
-/// name; the guest sees `/path` (or `/`) and the query.
+/// name, for the caller with the cluster credential; the guest sees `/path`
+/// (or `/`) and the query.
 pub async fn invoke_by_name(
     runtime: &Arc<Runtime>,
     mut request: Request<Incoming>,
     ns: &str,
     name: &str,
 ) -> Response<HyperOutgoingBody> {
+    // Only the controller may call functions by name here: it forwards
+    // `flint invoke` after checking the user's token.
+    if !access::cluster_bearer_ok(request.headers(), &runtime.config.cluster_token) {
+        return cluster_unauthorized(request.headers());
+    }
     let (Ok(ns), Ok(name)) = (ns.parse::<Name>(), name.parse::<Name>()) else {
         return text(StatusCode::BAD_REQUEST, "invalid namespace or function name".into());
     };
+    // The cluster credential and any Flint token are for Flint, not for
+    // the guest.
+    let headers = request.headers_mut();
+    headers.remove(header::AUTHORIZATION);
+    headers.remove(TOKEN_HEADER);
+    access::strip_session_cookie(headers);
     let prefix = format!("/v1/invoke/{ns}/{name}");
     let rest = request.uri().path().strip_prefix(prefix.as_str()).unwrap_or("");
     let rest = if rest.is_empty() { "/" } else { rest };
@@ -133,6 +163,16 @@ pub fn failure_response(function: &Function, failure: &Failure) -> Response<Hype
     response
 }
 
+/// The answer to a caller whose token does not open a route.
+fn denied_response(denied: &Denied) -> Response<HyperOutgoingBody> {
+    let mut response = text(denied.status(), denied.to_string());
+    if denied.status() == StatusCode::UNAUTHORIZED {
+        // RFC 9110: a 401 names the scheme it wants.
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
 /// A plain-text answer from the invoker itself.
 pub fn text(status: StatusCode, message: String) -> Response<HyperOutgoingBody> {
     let body =
@@ -169,6 +209,20 @@ pub async fn admin(
         }
         _ => text(StatusCode::NOT_FOUND, format!("no such path: {path}")),
     }
+}
+
+/// `401` for an admin `invoke` without the cluster credential: one line of
+/// JSON, like the controller's errors.
+fn cluster_unauthorized(headers: &http::HeaderMap) -> Response<HyperOutgoingBody> {
+    let message = if access::bearer(headers).is_some() {
+        "the cluster credential is wrong"
+    } else {
+        "`/v1/invoke` needs the cluster credential: send `Authorization: Bearer <cluster token>`"
+    };
+    let mut response = flint_api::server::error(StatusCode::UNAUTHORIZED, message)
+        .map(|b| b.map_err(|never| match never {}).boxed_unsync());
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
 }
 
 /// A request body cut off at a size limit, with the error `wasi:http` expects.
@@ -211,3 +265,6 @@ impl Body for LimitedBody {
         self.body.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -13,6 +13,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio_util::sync::CancellationToken;
 
 use super::Trigger;
+use crate::access::Quota;
 use crate::invoke::{Failure, TriggerKind, invoke};
 
 /// The CloudEvent type of a consumed record.
@@ -21,6 +22,8 @@ pub const EVENT_TYPE: &str = "flint.kafka.record";
 pub const REPLY_TYPE: &str = "flint.kafka.reply";
 /// How long to wait before asking a busy function again (its queue was full).
 const BUSY_WAIT: Duration = Duration::from_millis(20);
+/// Shortest wait after the namespace's rate limit refused a record.
+const RATE_WAIT_FLOOR: Duration = Duration::from_millis(1);
 /// Header names Flint sets itself: record headers by these names are not passed on.
 const RESERVED: &[&str] =
     &["host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer"];
@@ -73,6 +76,17 @@ pub async fn handle(trigger: &Trigger, record: &OwnedMessage, stop: &Cancellatio
                 tokio::select! {
                     () = stop.cancelled() => return Handled::Abandoned,
                     () = tokio::time::sleep(BUSY_WAIT) => continue,
+                }
+            }
+            // The namespace's rate, like a busy function, is backpressure:
+            // the consumer slows to the rate instead of spending attempts
+            // and dead-lettering records. `wait` is exact (the next token),
+            // with a floor so partitions racing for one bucket do not spin.
+            // A spent budget is a failure.
+            Err(Failure::Quota(Quota::Rate { wait, .. })) => {
+                tokio::select! {
+                    () = stop.cancelled() => return Handled::Abandoned,
+                    () = tokio::time::sleep(wait.max(RATE_WAIT_FLOOR)) => continue,
                 }
             }
             Err(failure) => failure,

@@ -346,9 +346,12 @@ async fn register(state: &Arc<State>, request: Request<Incoming>, id: &str) -> F
             format!("invoker id `{}` does not match the path `{id}`", info.id),
         );
     }
-    let urls_ok = [&info.http_url, &info.admin_url]
-        .iter()
-        .all(|url| url.starts_with("http://") && url.len() <= MAX_INVOKER_FIELD);
+    // The controller forwards `flint invoke` to the admin URL: plain HTTP
+    // inside the cluster. The ingress may be served over TLS.
+    let urls_ok = info.admin_url.starts_with("http://")
+        && (info.http_url.starts_with("http://") || info.http_url.starts_with("https://"))
+        && info.admin_url.len() <= MAX_INVOKER_FIELD
+        && info.http_url.len() <= MAX_INVOKER_FIELD;
     if id.is_empty() || id.len() > MAX_INVOKER_FIELD || !urls_ok {
         return server::error(
             StatusCode::BAD_REQUEST,

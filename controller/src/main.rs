@@ -103,11 +103,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     config.price_plan = args.plan.spec();
     config.secrets_dir = args.data.clone();
     config.metrics_open = args.metrics_open;
-    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
-        let acceptor = flint_api::tls::Acceptor::from_pem(cert, key)
-            .map_err(|e| Usage(format!("--tls-cert/--tls-key: {}", flint_api::ErrorChain(&e))))?;
-        config.tls = Some(acceptor);
-    }
+    config.tls = flint_api::server::tls_flags(args.tls_cert.as_deref(), args.tls_key.as_deref())?;
     let scheme = if config.tls.is_some() { "https" } else { "http" };
     config.cluster_token = match (args.cluster_token, &args.cluster_token_file) {
         (Some(token), _) => Some(token),

@@ -80,6 +80,12 @@ pub struct Config {
     /// How often usage is written to `usage_dir`: a `kill -9` loses at most
     /// the invocations that ended within the last interval.
     pub usage_flush_interval: Duration,
+    /// Serve the HTTP ingress over TLS with these settings; `None`: plain
+    /// HTTP. The admin listener stays plain (it is for the cluster only).
+    pub tls: Option<flint_api::tls::Acceptor>,
+    /// CA certificates (PEM) to trust for an `https://` controller besides
+    /// the web's roots.
+    pub controller_ca: Option<PathBuf>,
 }
 
 impl Config {
@@ -107,6 +113,8 @@ impl Config {
             id: None,
             metering: true,
             usage_flush_interval: Self::DEFAULT_USAGE_FLUSH_INTERVAL,
+            tls: None,
+            controller_ca: None,
         }
     }
 
@@ -141,6 +149,8 @@ impl std::fmt::Debug for Config {
             metering,
             usage_dir,
             usage_flush_interval,
+            tls,
+            controller_ca,
         } = self;
         f.debug_struct("Config")
             .field("controller_url", controller_url)
@@ -153,6 +163,8 @@ impl std::fmt::Debug for Config {
             .field("metering", metering)
             .field("usage_dir", usage_dir)
             .field("usage_flush_interval", usage_flush_interval)
+            .field("tls", &tls.is_some())
+            .field("controller_ca", controller_ca)
             .finish()
     }
 }
@@ -270,7 +282,7 @@ impl Invoker {
         registry: prometheus::Registry,
     ) -> Result<Self, Error> {
         config.validate()?;
-        let client = Client::new(&config.controller_url)
+        let client = Client::with_ca(&config.controller_url, config.controller_ca.as_deref())
             .map_err(Error::ControllerUrl)?
             .with_token(Some(config.cluster_token.clone()));
         let metrics = metrics::Metrics::register(&registry)?;
@@ -362,7 +374,8 @@ impl Invoker {
             })
         };
         let servers = TaskTracker::new();
-        servers.spawn(flint_api::server::serve(http, ingress, stop_servers.clone()));
+        let tls = runtime.config.tls.clone();
+        servers.spawn(flint_api::server::serve_with(http, ingress, stop_servers.clone(), tls));
         servers.spawn(flint_api::server::serve(admin, admin_service, stop_servers));
         servers.close();
         servers.wait().await;
@@ -388,14 +401,15 @@ fn registration(
 ) -> Result<InvokerInfo, Error> {
     let http_addr = http.local_addr().map_err(Error::Listener)?;
     let admin_addr = admin.local_addr().map_err(Error::Listener)?;
-    let url = |addr: std::net::SocketAddr| match &config.advertise_host {
+    let url = |scheme: &str, addr: std::net::SocketAddr| match &config.advertise_host {
         // An IPv6 literal needs brackets in a URL.
         Some(host) if host.contains(':') && !host.starts_with('[') => {
-            format!("http://[{host}]:{}", addr.port())
+            format!("{scheme}://[{host}]:{}", addr.port())
         }
-        Some(host) => format!("http://{host}:{}", addr.port()),
-        None => format!("http://{addr}"),
+        Some(host) => format!("{scheme}://{host}:{}", addr.port()),
+        None => format!("{scheme}://{addr}"),
     };
+    let ingress_scheme = if config.tls.is_some() { "https" } else { "http" };
 
     let id = config.id.clone().unwrap_or_else(|| {
         let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
@@ -404,8 +418,8 @@ fn registration(
     });
     Ok(InvokerInfo {
         id,
-        http_url: url(http_addr),
-        admin_url: url(admin_addr),
+        http_url: url(ingress_scheme, http_addr),
+        admin_url: url("http", admin_addr),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         revision: 0,
         started_at: Timestamp::now(),

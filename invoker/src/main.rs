@@ -48,6 +48,15 @@ struct Args {
     /// Folder of the compiled-artifact cache; created if missing
     #[arg(long, env = "FLINT_CACHE", default_value = "./.flint-invoker", value_name = "DIR")]
     cache: PathBuf,
+    /// Serve the HTTP ingress over TLS with this certificate chain (PEM); needs --tls-key
+    #[arg(long, env = "FLINT_TLS_CERT", requires = "tls_key", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// Also trust the CA certificates in this PEM file for an https:// --controller
+    #[arg(long, env = "FLINT_CONTROLLER_CA", value_name = "FILE")]
+    controller_ca: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert
+    #[arg(long, env = "FLINT_TLS_KEY", requires = "tls_cert", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
     /// Host put in the URLs this invoker registers (e.g. the pod IP); default: the listen address
     #[arg(long, env = "FLINT_ADVERTISE_HOST", value_name = "HOST")]
     advertise_host: Option<String>,
@@ -87,7 +96,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if args.max_instances == 0 {
         return Err(Usage("--max-instances must be at least 1".into()).into());
     }
-    if let Err(error) = flint_api::Client::new(&args.controller) {
+    if let Err(error) = flint_api::Client::with_ca(&args.controller, args.controller_ca.as_deref())
+    {
         return Err(Usage(format!("--controller: {error}")).into());
     }
     let mut config = flint_invoker::Config::new(args.controller, args.cache);
@@ -111,6 +121,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         config.usage_dir = dir;
     }
     config.usage_flush_interval = args.usage_flush_interval;
+    config.controller_ca = args.controller_ca;
+    config.tls = flint_api::server::tls_flags(args.tls_cert.as_deref(), args.tls_key.as_deref())?;
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
     let invoker = flint_invoker::Invoker::new(config, linker, &settings, registry)?;
 
     let http = tokio::net::TcpListener::bind(args.listen)
@@ -119,7 +132,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let admin = tokio::net::TcpListener::bind(args.admin_listen)
         .await
         .with_context(|| format!("cannot listen on {} (--admin-listen)", args.admin_listen))?;
-    println!("http listening on http://{}", http.local_addr()?);
+    println!("http listening on {scheme}://{}", http.local_addr()?);
     println!("admin listening on http://{}", admin.local_addr()?);
 
     let shutdown = CancellationToken::new();

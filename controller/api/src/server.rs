@@ -140,6 +140,22 @@ pub fn run_binary(run: impl Future<Output = anyhow::Result<()>>) -> std::process
     }
 }
 
+/// The TLS settings of a `--tls-cert`/`--tls-key` pair: `None` when
+/// neither is given, a [`Usage`] error naming the flags when only one is or
+/// the files do not hold a matching certificate and key.
+pub fn tls_flags(
+    cert: Option<&std::path::Path>,
+    key: Option<&std::path::Path>,
+) -> Result<Option<crate::tls::Acceptor>, Usage> {
+    match (cert, key) {
+        (None, None) => Ok(None),
+        (Some(cert), Some(key)) => crate::tls::Acceptor::from_pem(cert, key)
+            .map(Some)
+            .map_err(|e| Usage(format!("--tls-cert/--tls-key: {}", crate::ErrorChain(&e)))),
+        _ => Err(Usage("--tls-cert and --tls-key go together".into())),
+    }
+}
+
 /// Logs to stderr, in color only on a terminal. `RUST_LOG` overrides the
 /// default: Flint's crates at info, the rest at warn.
 pub fn init_logging() {

@@ -68,7 +68,10 @@ pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> FullRespon
     let method = request.method().clone();
     let need = access::need(&method, &segments, state.config.metrics_open);
     let ui = segments.first() == Some(&"ui");
-    let (route, mut response) = match authenticate(&state, &request, ui) {
+    // Open routes (health probes) answer whatever credential comes along.
+    let caller =
+        if need == Need::Open { Ok(Caller::Anonymous) } else { authenticate(&state, &request, ui) };
+    let (route, mut response) = match caller {
         Err(refused) => ("auth", refusal(ui, StatusCode::UNAUTHORIZED, &refused.to_string())),
         Ok(caller) => {
             let answer = match access::check(&caller, &need) {
@@ -118,8 +121,15 @@ fn authenticate(
 }
 
 /// A `401`/`403`: JSON for the API, the sign-in page for the dashboard.
+/// The request's body was not read, so the connection cannot carry another
+/// request: say so, or a client reusing it fails its next request.
 fn refusal(ui: bool, status: StatusCode, message: &str) -> FullResponse {
-    if ui { crate::ui::sign_in_page(status, message) } else { server::error(status, message) }
+    let mut response =
+        if ui { crate::ui::sign_in_page(status, message) } else { server::error(status, message) };
+    response
+        .headers_mut()
+        .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+    response
 }
 
 /// Appends a mutating call to the audit log, off the async threads.

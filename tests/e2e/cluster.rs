@@ -31,8 +31,7 @@ async fn deploy(
         .await
         .unwrap();
     if let Some(route) = route {
-        let spec =
-            TriggerSpec::Http(HttpTrigger { route: route.into(), host: None, methods: vec![] });
+        let spec = TriggerSpec::Http(HttpTrigger::new(route));
         let request = TriggerRequest { function: name(function), spec };
         client.put_trigger(&ns, &name(&format!("{function}-http")), &request).await.unwrap();
     }
@@ -61,8 +60,8 @@ async fn callable_on(invokers: &[&Invoker], url_path: &str, limit: Duration) -> 
 async fn deploys_reach_every_invoker_and_invokers_outlive_the_controller() {
     let dir = tempfile::tempdir().unwrap();
     let mut controller = Controller::start(dir.path());
-    let a = Invoker::start(&controller.api, "invoker-a", dir.path());
-    let b = Invoker::start(&controller.api, "invoker-b", dir.path());
+    let a = Invoker::start(&controller, "invoker-a", dir.path());
+    let b = Invoker::start(&controller, "invoker-b", dir.path());
     let client = controller.client();
     // Both register, and `flint invokers` shows them.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -127,8 +126,8 @@ async fn a_consumer_group_spreads_partitions_and_moves_them_when_an_invoker_stop
     kafka::create_topic(&bootstrap, &replies, 4).await;
     let dir = tempfile::tempdir().unwrap();
     let controller = Controller::start(dir.path());
-    let mut a = Invoker::start(&controller.api, "invoker-a", dir.path());
-    let b = Invoker::start(&controller.api, "invoker-b", dir.path());
+    let mut a = Invoker::start(&controller, "invoker-a", dir.path());
+    let b = Invoker::start(&controller, "invoker-b", dir.path());
     let client = controller.client();
     deploy(&client, "tb", &guest("testbed"), None).await;
     let spec = TriggerSpec::Kafka(KafkaTrigger {

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use flint_api::{Digest, DurationHistogram, Name, Timestamp, UsageBatch, UsageQuery};
+use flint_tests::proxy::HeaderProxy;
 use flint_tests::{Flint, chromium, guest, http};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -26,7 +27,9 @@ async fn the_dashboard_in_a_browser_shows_the_apis_totals() {
         .await
         .totals;
 
-    let url = format!("{}/ui?from={}&to={}", flint.api, query.from.unwrap(), query.to.unwrap());
+    // The browser cannot send a token: a proxy in front of the API adds it.
+    let proxy = HeaderProxy::start(&flint.api, vec![admin_header(&flint)]).await;
+    let url = format!("{}/ui?from={}&to={}", proxy.url, query.from.unwrap(), query.to.unwrap());
     let dom = tokio::task::block_in_place(|| chromium::dump_dom(&url));
     let value = |id: &str| {
         chromium::data_value(&dom, id).unwrap_or_else(|| panic!("no #{id} in the page:\n{dom}"))
@@ -42,7 +45,7 @@ async fn the_dashboard_in_a_browser_shows_the_apis_totals() {
 
     let function_url = format!(
         "{}/ui/functions/default/tb?from={}&to={}",
-        flint.api,
+        proxy.url,
         query.from.unwrap(),
         query.to.unwrap()
     );
@@ -61,6 +64,11 @@ async fn the_dashboard_in_a_browser_shows_the_apis_totals() {
         chromium::screenshot(&url, &dir.join("dashboard.png"), 1280, 1800);
         chromium::screenshot(&function_url, &dir.join("dashboard-function.png"), 1280, 1100);
     });
+}
+
+/// `Authorization` with the admin token, for [`HeaderProxy`].
+fn admin_header(flint: &Flint) -> (String, String) {
+    ("authorization".into(), flint_tests::auth::bearer(&flint.admin_token()))
 }
 
 /// The start of the current minute, moved by `offset` seconds.
@@ -89,10 +97,13 @@ async fn a_month_of_minute_data_for_100_functions_renders_in_well_under_a_second
     let started = Instant::now();
     let blocks: Vec<u64> = (first..=now_minute).step_by(MINUTES_PER_BATCH as usize).collect();
     let url = format!("{}/v1/usage/batches", flint.api);
+    // Usage batches are the invokers' to post: they take the cluster credential.
+    let cluster = flint_tests::auth::bearer(&flint.cluster_token());
     let shippers: Vec<_> = [0u64, 1]
         .into_iter()
         .map(|boot| {
             let (names, digest, url) = (names.clone(), digest.clone(), url.clone());
+            let cluster = cluster.clone();
             let stderr = flint.data().join("stderr.log");
             let mine: Vec<u64> = blocks.iter().copied().skip(boot as usize).step_by(2).collect();
             tokio::spawn(async move {
@@ -112,8 +123,9 @@ async fn a_month_of_minute_data_for_100_functions_renders_in_well_under_a_second
                         }
                     }
                     body.push_str("]}");
+                    let headers = [("authorization", cluster.as_str())];
                     let response =
-                        http::try_send(http::Method::POST, &url, &[], body.into()).await;
+                        http::try_send(http::Method::POST, &url, &headers, body.into()).await;
                     let response = response.unwrap_or_else(|e| {
                         let log = std::fs::read_to_string(&stderr).unwrap_or_default();
                         panic!("{e}\nflint's stderr:\n{log}")
@@ -147,10 +159,11 @@ async fn a_month_of_minute_data_for_100_functions_renders_in_well_under_a_second
     assert_eq!(report.rows.len(), FUNCTIONS as usize);
 
     let url = format!("{}/ui?period=30d", flint.api);
+    let token = flint.admin_token();
     let mut renders = Vec::new();
     for _ in 0..5 {
         let started = Instant::now();
-        let page = http::get(&url).await;
+        let page = http::get_as(&url, &token).await;
         renders.push(started.elapsed());
         assert_eq!(page.status, 200);
         assert!(page.text().contains("fn-099"), "every function is listed");
@@ -158,7 +171,7 @@ async fn a_month_of_minute_data_for_100_functions_renders_in_well_under_a_second
     renders.sort();
     let function_url = format!("{}/ui/functions/default/fn-042?period=30d", flint.api);
     let started = Instant::now();
-    assert_eq!(http::get(&function_url).await.status, 200);
+    assert_eq!(http::get_as(&function_url, &token).await.status, 200);
     let function_page = started.elapsed();
     eprintln!(
         "{} days × {FUNCTIONS} functions: API report {api:?}; dashboard median {:?}, max {:?}; function page {function_page:?}",
@@ -170,6 +183,8 @@ async fn a_month_of_minute_data_for_100_functions_renders_in_well_under_a_second
     assert!(function_page < Duration::from_millis(1000), "{function_page:?}");
 
     let shot = chromium::artifacts_dir().join("dashboard-month.png");
+    let proxy = HeaderProxy::start(&flint.api, vec![admin_header(&flint)]).await;
+    let url = format!("{}/ui?period=30d", proxy.url);
     tokio::task::block_in_place(|| chromium::screenshot(&url, &shot, 1280, 2400));
 }
 

@@ -335,7 +335,8 @@ async fn bad_kafka_triggers_are_refused() {
     let flint = Flint::start();
     testbed(&flint).await;
     let client = flint.client();
-    let before = client.watch(0, Duration::ZERO).await.unwrap();
+    let feed = flint.cluster_client();
+    let before = feed.watch(0, Duration::ZERO).await.unwrap();
     let good = trigger("127.0.0.1:9092", "t");
     let cases = [
         (
@@ -378,15 +379,14 @@ async fn bad_kafka_triggers_are_refused() {
     let url = format!("{}/v1/namespaces/default/triggers/bad", flint.api);
     let body = r#"{"function":"tb","spec":{"kafka":{"bootstrap_servers":"h:1","topics":["t"],"start":"middle"}}}"#;
     let response =
-        http::send(http::Method::PUT, &url, &[("content-type", "application/json")], body.into())
-            .await;
+        http::send_json_as(http::Method::PUT, &url, Some(&flint.admin_token()), body).await;
     assert_eq!(response.status, 400);
     assert!(
         response.text().contains("`spec.kafka.start`: unknown variant `middle`"),
         "{}",
         response.text()
     );
-    assert_eq!(client.watch(0, Duration::ZERO).await.unwrap(), before, "nothing was stored");
+    assert_eq!(feed.watch(0, Duration::ZERO).await.unwrap(), before, "nothing was stored");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

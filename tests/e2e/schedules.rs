@@ -124,8 +124,8 @@ async fn a_per_second_schedule_fires_on_time_with_a_cloudevent() {
 async fn two_invokers_run_each_scheduled_time_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let controller = Controller::start(dir.path());
-    let a = Invoker::start(&controller.api, "invoker-a", dir.path());
-    let b = Invoker::start(&controller.api, "invoker-b", dir.path());
+    let a = Invoker::start(&controller, "invoker-a", dir.path());
+    let b = Invoker::start(&controller, "invoker-b", dir.path());
     let client = controller.client();
     let ns = Name::default_namespace();
     client.put_function(&ns, &name("tb"), &FunctionSpec::default()).await.unwrap();
@@ -162,7 +162,7 @@ async fn two_invokers_run_each_scheduled_time_exactly_once() {
 async fn missed_runs_follow_the_policy_after_the_invoker_was_down() {
     let dir = tempfile::tempdir().unwrap();
     let controller = Controller::start(dir.path());
-    let mut invoker = Invoker::start(&controller.api, "only", dir.path());
+    let mut invoker = Invoker::start(&controller, "only", dir.path());
     let client = controller.client();
     let ns = Name::default_namespace();
     client.put_function(&ns, &name("tb"), &FunctionSpec::default()).await.unwrap();
@@ -187,7 +187,7 @@ async fn missed_runs_follow_the_policy_after_the_invoker_was_down() {
     assert!(tokio::task::block_in_place(|| invoker.stop()), "the invoker stops on SIGTERM");
     let down = Timestamp::now();
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let _invoker = Invoker::start(&controller.api, "only", dir.path());
+    let _invoker = Invoker::start(&controller, "only", dir.path());
     // A run more than a second after its time is a catch-up run; the newest
     // time at restart may still be on time and runs normally.
     let late = |r: &Run| r.scheduled > down && r.outcome == RunOutcome::Ok && r.lag_ms >= 1000;
@@ -274,19 +274,13 @@ async fn a_failing_run_is_retried_with_backoff() {
 async fn bad_schedules_are_refused_and_nothing_is_stored() {
     let flint = Flint::start();
     flint.deploy("tb", &guest("testbed"), "/tb", &[]);
-    let client = flint.client();
-    let before = client.watch(0, Duration::ZERO).await.unwrap();
+    let feed = flint.cluster_client();
+    let before = feed.watch(0, Duration::ZERO).await.unwrap();
+    let admin = flint.admin_token();
     let put = |body: String| {
         let url = format!("{}/v1/namespaces/default/triggers/bad", flint.api);
-        async move {
-            http::send(
-                http::Method::PUT,
-                &url,
-                &[("content-type", "application/json")],
-                body.into(),
-            )
-            .await
-        }
+        let admin = admin.clone();
+        async move { http::send_json_as(http::Method::PUT, &url, Some(&admin), &body).await }
     };
     let schedule =
         |fields: &str| format!(r#"{{"function":"tb","spec":{{"schedule":{{{fields}}}}}}}"#);
@@ -329,5 +323,5 @@ async fn bad_schedules_are_refused_and_nothing_is_stored() {
     let output = flint.cli(&["schedule", "add", "tb", "--cron", "* * *"]);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("has 3 fields"));
-    assert_eq!(client.watch(0, Duration::ZERO).await.unwrap(), before, "nothing was stored");
+    assert_eq!(feed.watch(0, Duration::ZERO).await.unwrap(), before, "nothing was stored");
 }

@@ -7,9 +7,10 @@ use flint_tests::{
     core_module, guest, http,
 };
 
-/// Everything the store holds, as the change feed sees it.
-async fn state(client: &flint_api::Client) -> flint_api::Watch {
-    client.watch(0, std::time::Duration::ZERO).await.expect("snapshot")
+/// Everything the store holds, as the change feed sees it (with the
+/// cluster credential: the feed is the invokers').
+async fn state(flint: &Flint) -> flint_api::Watch {
+    flint.cluster_client().watch(0, std::time::Duration::ZERO).await.expect("snapshot")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -18,7 +19,7 @@ async fn bad_uploads_are_refused_and_the_store_is_unchanged() {
     flint.deploy("f", &guest("hello-http"), "/f", &[]);
     let client = flint.client();
     let (ns, f) = (Name::default_namespace(), "f".parse::<Name>().unwrap());
-    let before = state(&client).await;
+    let before = state(&flint).await;
     let versions_before = client.list_versions(&ns, &f).await.unwrap();
 
     let random: Vec<u8> =
@@ -48,7 +49,7 @@ async fn bad_uploads_are_refused_and_the_store_is_unchanged() {
         assert_eq!(err.status().map(|s| s.as_u16()), Some(400), "{what}: {err}");
         assert!(err.to_string().contains(expected), "{what}: {err}");
     }
-    assert_eq!(state(&client).await, before, "the store changed");
+    assert_eq!(state(&flint).await, before, "the store changed");
     assert_eq!(client.list_versions(&ns, &f).await.unwrap(), versions_before);
     // And the function still runs its good version.
     assert_eq!(http::get(&format!("{}/f", flint.http)).await.text(), "Hello, world!\n");
@@ -60,7 +61,7 @@ async fn bad_specs_and_triggers_are_refused_and_the_store_is_unchanged() {
     flint.deploy("f", &guest("hello-http"), "/f", &[]);
     let client = flint.client();
     let ns = Name::default_namespace();
-    let before = state(&client).await;
+    let before = state(&flint).await;
 
     let spec = FunctionSpec {
         limits: LimitsSpec { memory_mb: Some(0), ..LimitsSpec::default() },
@@ -72,10 +73,11 @@ async fn bad_specs_and_triggers_are_refused_and_the_store_is_unchanged() {
         "invalid `limits.memory_mb`: 0 is out of range 1..=4096 (HTTP 400 Bad Request)"
     );
 
+    let admin = flint.admin_token();
     let raw = |method, path: &str, body: &str| {
         let url = format!("{}{path}", flint.api);
-        let body = Bytes::from(body.to_owned());
-        async move { http::send(method, &url, &[("content-type", "application/json")], body).await }
+        let (body, admin) = (body.to_owned(), admin.clone());
+        async move { http::send_json_as(method, &url, Some(&admin), &body).await }
     };
     let unknown =
         raw(http::Method::PUT, "/v1/namespaces/default/functions/g", r#"{"limits":{"memory":1}}"#)
@@ -88,7 +90,7 @@ async fn bad_specs_and_triggers_are_refused_and_the_store_is_unchanged() {
 
     let http_trigger = |function: &str, route: &str| TriggerRequest {
         function: function.parse().unwrap(),
-        spec: TriggerSpec::Http(HttpTrigger { route: route.into(), host: None, methods: vec![] }),
+        spec: TriggerSpec::Http(HttpTrigger::new(route)),
     };
     let t: Name = "t".parse().unwrap();
     let err = client.put_trigger(&ns, &t, &http_trigger("f", "no-slash")).await.unwrap_err();
@@ -108,5 +110,5 @@ async fn bad_specs_and_triggers_are_refused_and_the_store_is_unchanged() {
         .unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(404), "{err}");
 
-    assert_eq!(state(&client).await, before, "the store changed");
+    assert_eq!(state(&flint).await, before, "the store changed");
 }

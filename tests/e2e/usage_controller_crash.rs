@@ -9,20 +9,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use flint_api::UsageQuery;
-use flint_tests::{Controller, Invoker, flint_bin, guest, http};
+use flint_tests::{Controller, Invoker, guest, http};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_the_controller_loses_and_doubles_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut controller = Controller::start(dir.path());
-    let invoker = Invoker::start(&controller.api, "invoker", dir.path());
-    let deploy = std::process::Command::new(flint_bin())
-        .args(["deploy", "hello", "--wasm"])
-        .arg(guest("hello-http"))
-        .args(["--route", "/hello"])
-        .env("FLINT_URL", &controller.api)
-        .output()
-        .unwrap();
+    let invoker = Invoker::start(&controller, "invoker", dir.path());
+    let wasm = guest("hello-http");
+    let deploy =
+        controller.cli(&["deploy", "hello", "--wasm", wasm.to_str().unwrap(), "--route", "/hello"]);
     assert!(deploy.status.success(), "{}", String::from_utf8_lossy(&deploy.stderr));
     let url = format!("{}/hello", invoker.http);
     http::wait_for(&url, 200).await;

@@ -100,3 +100,19 @@ pub async fn wait_for(url: &str, status: u16) -> Response {
         }
     }
 }
+
+/// `GET url` with `Authorization: Bearer token`.
+pub async fn get_as(url: &str, token: &str) -> Response {
+    let auth = crate::auth::bearer(token);
+    send(Method::GET, url, &[("authorization", &auth)], Bytes::new()).await
+}
+
+/// Any request with `Authorization: Bearer token` (when given) and a JSON body.
+pub async fn send_json_as(method: Method, url: &str, token: Option<&str>, body: &str) -> Response {
+    let auth = token.map(crate::auth::bearer);
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(auth) = &auth {
+        headers.push(("authorization", auth));
+    }
+    send(method, url, &headers, Bytes::from(body.to_owned())).await
+}

@@ -9,24 +9,30 @@
 //!
 //! # Layout
 //!
-//! - [`Flint`]: one `flint up` process with its own data folder.
-//! - [`Controller`], [`Invoker`]: the two halves as separate processes.
+//! - [`Flint`]: one `flint up` process with its own data folder; its
+//!   clients and CLI runs carry the admin token `flint up` wrote.
+//! - [`Controller`], [`Invoker`]: the two halves as separate processes; an
+//!   invoker gets its controller's cluster credential.
+//! - [`auth`]: token files, tokens of a role, the `Authorization` header.
 //! - [`guest`]: the path of a guest component, built if needed.
 //! - [`http`]: a small HTTP client returning whole responses.
-//! - [`chromium`]: headless Chromium, for the DOM and screenshots of a page.
+//! - [`chromium`]: headless Chromium, for the DOM and screenshots of a page;
+//!   [`proxy`] adds the token a page needs on the way.
 
+pub mod auth;
 pub mod chromium;
 mod cluster;
 pub mod http;
 pub mod kafka;
 mod process;
+pub mod proxy;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
 pub use cluster::{Controller, Invoker};
-pub use process::{Flint, find_series};
+pub use process::{CLI_CONFIG, Flint, find_series, sum_series};
 
 /// The repository's root folder.
 pub fn repo_root() -> PathBuf {

@@ -5,10 +5,26 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use flint_api::{Client, NewToken, Role, Timestamp};
+
+use crate::auth::{ADMIN_TOKEN_FILE, CLUSTER_TOKEN_FILE, make_token, read_token};
 use crate::flint_bin;
 
 /// How long `flint up` may take to print its listening lines.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// The CLI's configuration of a test's `flint up` (`FLINT_CONFIG`), in its
+/// temp folder: `flint up` saves the admin token there and `flint` verbs
+/// read it, as they would from `~/.config/flint/config.toml`.
+pub const CLI_CONFIG: &str = "cli-config.toml";
+/// Environment a test process must not inherit from whoever runs the
+/// suite: credentials and the CLI's configuration.
+const CREDENTIAL_ENV: [&str; 5] = [
+    "FLINT_TOKEN",
+    "FLINT_CONFIG",
+    "FLINT_CLUSTER_TOKEN",
+    "FLINT_CLUSTER_TOKEN_FILE",
+    "FLINT_NAMESPACE",
+];
 
 /// A running `flint up` on `127.0.0.1` with port 0 everywhere, and its data
 /// folder. Killed when dropped.
@@ -62,9 +78,37 @@ impl Flint {
         .map(str::to_owned)
         .into();
         args.extend(extra.iter().map(|arg| (*arg).to_owned()));
-        let (child, addrs) = spawn(&flint_bin(), &args, data, "", &["api", "http", "admin"]);
+        let config = data.join(CLI_CONFIG);
+        let env = [("FLINT_CONFIG", config.to_string_lossy().into_owned())];
+        let (child, addrs) = spawn(&flint_bin(), &args, &env, data, "", &["api", "http", "admin"]);
         let [api, http, admin] = addrs.try_into().expect("three addresses");
-        Self { child: Some(child), data: data.to_owned(), _temp: None, api, http, admin }
+        let flint =
+            Self { child: Some(child), data: data.to_owned(), _temp: None, api, http, admin };
+        // `flint up` writes the admin token, then saves it in the CLI's
+        // configuration; CLI verbs of the test need both.
+        read_token(&flint.secrets().join(ADMIN_TOKEN_FILE));
+        wait_for_file(&config);
+        flint
+    }
+
+    /// The folder `flint up` keeps its store and credentials in (`--data`).
+    pub fn secrets(&self) -> PathBuf {
+        self.data.join("flint")
+    }
+
+    /// The admin token `flint up` wrote on first start.
+    pub fn admin_token(&self) -> String {
+        read_token(&self.secrets().join(ADMIN_TOKEN_FILE))
+    }
+
+    /// The cluster credential the controller generated for its invoker.
+    pub fn cluster_token(&self) -> String {
+        read_token(&self.secrets().join(CLUSTER_TOKEN_FILE))
+    }
+
+    /// The CLI configuration file `flint up` saved the admin token in.
+    pub fn cli_config(&self) -> PathBuf {
+        self.data.join(CLI_CONFIG)
     }
 
     /// The data folder (pass it to [`Flint::start_in`] to restart on it).
@@ -82,23 +126,62 @@ impl Flint {
         self.child.as_ref().map_or(0, Child::id)
     }
 
-    /// A client for the API.
-    pub fn client(&self) -> flint_api::Client {
-        flint_api::Client::new(&self.api).expect("valid API URL")
+    /// A client for the API with the admin token.
+    pub fn client(&self) -> Client {
+        self.client_as(Some(&self.admin_token()))
     }
 
-    /// Runs the `flint` CLI against this Flint, in `dir` if given.
+    /// A client for the API with `token`, or none.
+    pub fn client_as(&self, token: Option<&str>) -> Client {
+        Client::new(&self.api).expect("valid API URL").with_token(token.map(str::to_owned))
+    }
+
+    /// A client for the API with the cluster credential (the change feed,
+    /// blobs, usage batches: what invokers call).
+    pub fn cluster_client(&self) -> Client {
+        self.client_as(Some(&self.cluster_token()))
+    }
+
+    /// A new token of `role` for `namespaces` (`["*"]` for all), made with
+    /// the admin token.
+    pub async fn token(&self, name: &str, role: Role, namespaces: &[&str]) -> String {
+        make_token(&self.client(), name, role, namespaces, None).await.token
+    }
+
+    /// A new token that stops working at `expires_at`.
+    pub async fn token_expiring(
+        &self,
+        name: &str,
+        role: Role,
+        namespaces: &[&str],
+        expires_at: Timestamp,
+    ) -> NewToken {
+        make_token(&self.client(), name, role, namespaces, Some(expires_at)).await
+    }
+
+    /// Runs the `flint` CLI against this Flint as its user would after
+    /// `flint up`: the token comes from the CLI configuration `flint up`
+    /// wrote, none is passed.
     pub fn cli(&self, args: &[&str]) -> Output {
         self.cli_in(None, args)
     }
 
     /// Runs the `flint` CLI against this Flint in a working directory.
     pub fn cli_in(&self, dir: Option<&Path>, args: &[&str]) -> Output {
+        self.cli_with(dir, &[], args)
+    }
+
+    /// Runs the `flint` CLI with extra environment (e.g. `FLINT_TOKEN`).
+    pub fn cli_with(&self, dir: Option<&Path>, env: &[(&str, &str)], args: &[&str]) -> Output {
         let mut command = Command::new(flint_bin());
+        for name in CREDENTIAL_ENV {
+            command.env_remove(name);
+        }
         command
             .args(args)
             .env("FLINT_URL", &self.api)
-            .env_remove("FLINT_NAMESPACE")
+            .env("FLINT_CONFIG", self.cli_config())
+            .envs(env.iter().copied())
             .stdin(Stdio::null());
         if let Some(dir) = dir {
             command.current_dir(dir);
@@ -137,6 +220,22 @@ impl Flint {
         self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
+    /// The text of the controller's `/metrics` (on the API port, so it
+    /// takes the admin token).
+    pub async fn controller_metrics(&self) -> String {
+        let auth = crate::auth::bearer(&self.admin_token());
+        let url = format!("{}/metrics", self.api);
+        let response = crate::http::send(
+            crate::http::Method::GET,
+            &url,
+            &[("authorization", &auth)],
+            Default::default(),
+        )
+        .await;
+        assert_eq!(response.status, 200, "controller metrics: {}", response.text());
+        response.text()
+    }
+
     /// The text of the invoker's `/metrics`.
     pub async fn metrics(&self) -> String {
         let response = crate::http::get(&format!("{}/metrics", self.admin)).await;
@@ -153,7 +252,20 @@ impl Flint {
 
 /// Finds a series in Prometheus text by name and (a subset of) its labels.
 pub fn find_series(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    text.lines().filter(|line| !line.starts_with('#')).find_map(|line| {
+    matching_series(text, name, labels).next()
+}
+
+/// The sum of every series of `name` that has `labels` (0 when none has).
+pub fn sum_series(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    matching_series(text, name, labels).sum()
+}
+
+fn matching_series<'a>(
+    text: &'a str,
+    name: &'a str,
+    labels: &'a [(&'a str, &'a str)],
+) -> impl Iterator<Item = f64> + 'a {
+    text.lines().filter(|line| !line.starts_with('#')).filter_map(move |line| {
         let (series, value) = line.rsplit_once(' ')?;
         let (series_name, series_labels) = match series.split_once('{') {
             Some((n, rest)) => (n, rest.trim_end_matches('}')),
@@ -172,12 +284,27 @@ impl Drop for Flint {
     }
 }
 
-/// Starts `bin` with `args`, stdout and stderr going to files in `dir`
-/// (named after `tag`), and waits for one `NAME listening on ADDR` line per
-/// name in `listeners`; returns the child and the addresses in that order.
+/// Waits up to 10 s for `path` to exist (a file another process writes
+/// after it listens); returns whether it does.
+fn wait_for_file(path: &Path) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !path.exists() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+/// Starts `bin` with `args` and `env` (and none of the suite's own
+/// credentials), stdout and stderr going to files in `dir` (named after
+/// `tag`), and waits for one `NAME listening on ADDR` line per name in
+/// `listeners`; returns the child and the addresses in that order.
 pub(crate) fn spawn(
     bin: &Path,
     args: &[String],
+    env: &[(&str, String)],
     dir: &Path,
     tag: &str,
     listeners: &[&str],
@@ -186,8 +313,13 @@ pub(crate) fn spawn(
     let stderr_path = dir.join(format!("{tag}stderr.log"));
     let stdout = File::create(&stdout_path).expect("stdout file");
     let stderr = File::options().create(true).append(true).open(&stderr_path).expect("stderr file");
-    let mut child = Command::new(bin)
+    let mut command = Command::new(bin);
+    for name in CREDENTIAL_ENV {
+        command.env_remove(name);
+    }
+    let mut child = command
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .env("RUST_LOG", "warn,flint_invoker=info,flint_controller=info")
         .env_remove("RUST_BACKTRACE")
         .stdin(Stdio::null())

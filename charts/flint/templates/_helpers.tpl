@@ -147,3 +147,17 @@ timeoutSeconds: {{ .timing.timeoutSeconds }}
 {{- printf "%s:%v" .host .port }}
 {{- end }}
 {{- end }}
+
+{{/* The Secret holding the cluster credential: the user's, or the chart's own. */}}
+{{- define "flint.clusterToken.secretName" -}}
+{{- default (printf "%s-cluster-token" (include "flint.fullname" .)) .Values.clusterToken.existingSecret }}
+{{- end }}
+
+{{/* FLINT_CLUSTER_TOKEN from that Secret, for the controller and the invokers. */}}
+{{- define "flint.clusterToken.env" -}}
+- name: FLINT_CLUSTER_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "flint.clusterToken.secretName" . }}
+      key: {{ .Values.clusterToken.secretKey }}
+{{- end }}

@@ -31,7 +31,7 @@ pub struct Lease {
 }
 
 /// `POST /v1/scheduler/fires`: the leader records a fire time before running
-/// it. Refused (`409`) when `epoch` is not the current lease's or the time is
+/// it. Refused (`403`) when `epoch` is not the current lease's, (`409`) when the time is
 /// not after the trigger's last recorded one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fire {

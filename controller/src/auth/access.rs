@@ -63,6 +63,8 @@ pub fn need(method: &Method, segments: &[&str], metrics_open: bool) -> Need {
         ["v1", "watch" | "blobs" | "invokers" | "scheduler" | "logs", ..] => Need::Cluster,
         ["v1", "usage", "batches"] => Need::Cluster,
         ["v1", "usage", "plan"] if !read => user(Role::Admin, None),
+        // Invokers read the plan to meter with its granularity.
+        ["v1", "usage", "plan"] => Need::Anyone,
         ["v1", "usage", ..] => user(Role::Viewer, None),
         // The sign-in form checks the token it is given itself.
         ["ui", "login"] => Need::Open,
@@ -168,6 +170,7 @@ mod tests {
             need_of(Method::PUT, "/v1/usage/plan"),
             Need::User { role: Role::Admin, namespace: None }
         );
+        assert_eq!(need_of(Method::GET, "/v1/usage/plan"), Need::Anyone);
         assert_eq!(need_of(Method::GET, "/nope"), Need::Anyone);
     }
 

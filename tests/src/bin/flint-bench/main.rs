@@ -192,10 +192,8 @@ async fn deploy(
     client.put_function(ns, &name, &spec).await.expect("put function");
     let bytes = Bytes::from(std::fs::read(wasm).expect("wasm"));
     client.upload_version(ns, &name, bytes).await.expect("upload");
-    let trigger = TriggerRequest {
-        function: name.clone(),
-        spec: TriggerSpec::Http(HttpTrigger { route: route.into(), host: None, methods: vec![] }),
-    };
+    let trigger =
+        TriggerRequest { function: name.clone(), spec: TriggerSpec::Http(HttpTrigger::new(route)) };
     client.put_trigger(ns, &name, &trigger).await.expect("trigger");
 }
 

@@ -35,7 +35,8 @@ pub async fn run(_args: LoginArgs, global: &Global) -> anyhow::Result<()> {
             "flint login needs a token: --token TOKEN, or --token - to read it from stdin"
         ),
     };
-    let client = Client::with_ca(&global.url, global.ca_cert.as_deref())?.with_token(Some(token.clone()));
+    let client =
+        Client::with_ca(&global.url, global.ca_cert.as_deref())?.with_token(Some(token.clone()));
     let whoami = client.whoami().await.api(&client).context("the token was not accepted")?;
 
     let path = config::path(&process_env)?;

@@ -16,7 +16,9 @@
 //! - `instantiate`: a fresh instance of `hello-http` from its `InstancePre`,
 //!   in this process with Flint's engine;
 //! - `memory`: resident memory of a fresh `flint up` with 1,000 deployed
-//!   idle functions.
+//!   idle functions;
+//! - `auth`: a route with `auth = "token"` beside an open one, and the CPU
+//!   of the controller's check of an authenticated API call.
 //!
 //! Run it with `tests/bench [SECONDS] [SECTION...]` (which builds in release
 //! first). Needs `wrk`.
@@ -32,6 +34,7 @@ use http_body_util::Full;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+mod auth;
 mod kafka;
 mod metering;
 
@@ -40,7 +43,7 @@ const CONNECTIONS: u32 = 50;
 const ROUNDS: usize = 3;
 
 /// The sections, in the order they run.
-const SECTIONS: [&str; 6] = ["http", "kafka", "metering", "cold", "instantiate", "memory"];
+const SECTIONS: [&str; 7] = ["http", "kafka", "metering", "cold", "instantiate", "memory", "auth"];
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -156,6 +159,10 @@ async fn main() {
         );
     }
 
+    if wants("auth") {
+        auth::section(&flint, &wasm, seconds).await;
+    }
+
     if wants("memory") {
         println!("\n# memory of `flint up` with 1,000 deployed idle functions (a fresh process)");
         drop(flint);
@@ -231,10 +238,17 @@ struct Run {
 }
 
 fn wrk(url: &str, seconds: u64) -> Run {
-    let output = Command::new("wrk")
-        .args(["-t2", &format!("-c{CONNECTIONS}"), &format!("-d{seconds}s"), "--latency", url])
-        .output()
-        .expect("wrk runs (apt-get install wrk)");
+    wrk_with(url, seconds, &[])
+}
+
+/// [`wrk`] with request headers (`Name: value`).
+fn wrk_with(url: &str, seconds: u64, headers: &[String]) -> Run {
+    let mut command = Command::new("wrk");
+    command.args(["-t2", &format!("-c{CONNECTIONS}"), &format!("-d{seconds}s"), "--latency"]);
+    for header in headers {
+        command.args(["-H", header]);
+    }
+    let output = command.arg(url).output().expect("wrk runs (apt-get install wrk)");
     let text = String::from_utf8_lossy(&output.stdout);
     let field = |prefix: &str| {
         text.lines()

@@ -65,7 +65,7 @@ impl Budgets {
 /// Cost of namespace `ns` from the start of this month to now.
 pub fn month_cost(state: &State, ns: &Name, now: Timestamp) -> store::Result<f64> {
     let now = u64::try_from(now.as_second()).unwrap_or(0);
-    let to = now.div_ceil(MINUTE) * MINUTE + MINUTE;
+    let to = (now / MINUTE + 1) * MINUTE;
     let query = Query {
         from: usage::month_start(now),
         to,

@@ -113,7 +113,8 @@ impl View {
                 .as_secs()
                 .max(usage::MINUTE);
             let now = u64::try_from(Timestamp::now().as_second()).unwrap_or(0);
-            let to = now.div_ceil(usage::MINUTE) * usage::MINUTE;
+            // The end of the current minute (see `usage::Params::parse`).
+            let to = (now / usage::MINUTE + 1) * usage::MINUTE;
             (to.saturating_sub(length) / usage::MINUTE * usage::MINUTE, to, Some(period))
         };
         let span = to - from;

@@ -119,7 +119,13 @@ impl Params {
                 .map_err(|_| FieldError::new(key, format!("`{value}` is before 1970")))
         };
         let now = u64::try_from(now.as_second()).unwrap_or(0);
-        let to = time("to")?.unwrap_or(now).div_ceil(MINUTE) * MINUTE;
+        // By default up to the end of the current minute: `now` is in whole
+        // seconds, and rounding it up would leave out the minute that has
+        // just begun (usage of its first second) at :00.
+        let to = match time("to")? {
+            Some(to) => to.div_ceil(MINUTE) * MINUTE,
+            None => (now / MINUTE + 1) * MINUTE,
+        };
         let from = time("from")?.unwrap_or(to.saturating_sub(DEFAULT_PERIOD)) / MINUTE * MINUTE;
         if from >= to {
             return Err(FieldError::new("from", "must be before `to`"));

@@ -1,5 +1,5 @@
 //! Regression tests for the security review's invoker-identity findings
-//! (issue 10, rows 2, 6, 7, 8, 18 and 25), which the cluster credential and
+//! (issue 10, rows 2, 6, 7, 8, 18, 19 and 25), which the cluster credential and
 //! the tokens close. Each test names its row.
 
 use std::time::Duration;
@@ -306,5 +306,33 @@ async fn row_25_the_invokers_admin_invoke_takes_the_credential() {
     // Health, readiness and metrics stay open on the admin listener.
     for path in ["/healthz", "/readyz", "/metrics"] {
         assert_eq!(http::get(&format!("{}{path}", flint.admin)).await.status, 200, "{path}");
+    }
+}
+
+/// Row 19: a Kafka trigger cannot name another namespace's consumer group
+/// (it would take that namespace's records); its own groups are fine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn row_19_a_kafka_trigger_keeps_to_its_namespaces_consumer_groups() {
+    let flint = Flint::start();
+    let admin = flint.client();
+    deploy_api(&admin, "team-b", "reader", &guest("testbed"), &FunctionSpec::default(), None).await;
+    let deployer = flint.token("team-b-deployer", Role::Deployer, &["team-b"]).await;
+    let url = format!("{}/v1/namespaces/team-b/triggers/orders", flint.api);
+    let trigger = |group: &str| {
+        format!(
+            r#"{{"function":"reader","spec":{{"kafka":{{"bootstrap_servers":"127.0.0.1:9","topics":["orders"],"group":"{group}"}}}}}}"#
+        )
+    };
+    for stolen in ["flint.team-a.orders", "team-a.orders", "orders"] {
+        let response =
+            http::send_json_as(http::Method::PUT, &url, Some(&deployer), &trigger(stolen)).await;
+        assert_eq!(response.status, 400, "group `{stolen}`: {}", response.text());
+        assert!(response.text().contains("kafka.group"), "{}", response.text());
+    }
+    assert!(admin.list_triggers(&name("team-b")).await.unwrap().is_empty(), "nothing stored");
+    for own in ["flint.team-b.orders", "team-b.orders"] {
+        let response =
+            http::send_json_as(http::Method::PUT, &url, Some(&deployer), &trigger(own)).await;
+        assert!(matches!(response.status, 200 | 201), "group `{own}`: {}", response.text());
     }
 }

@@ -18,6 +18,7 @@ mod prometheus;
 mod restart;
 mod route_auth;
 mod schedules;
+mod tls;
 mod uploads;
 mod usage;
 mod usage_controller_crash;

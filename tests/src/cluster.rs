@@ -35,13 +35,25 @@ impl Controller {
         Self::start_on(dir, "127.0.0.1:0")
     }
 
+    /// Starts a controller with more flags (e.g. `--tls-cert`).
+    pub fn start_with(dir: &Path, extra: &[&str]) -> Self {
+        Self::start_on_with(dir, "127.0.0.1:0", extra)
+    }
+
     fn start_on(dir: &Path, listen: &str) -> Self {
-        let args = ["--listen", listen, "--data", &dir.join("controller").to_string_lossy()]
-            .map(str::to_owned);
+        Self::start_on_with(dir, listen, &[])
+    }
+
+    fn start_on_with(dir: &Path, listen: &str, extra: &[&str]) -> Self {
+        let mut args: Vec<String> =
+            ["--listen", listen, "--data", &dir.join("controller").to_string_lossy()]
+                .map(str::to_owned)
+                .to_vec();
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
         let (child, addrs) =
             spawn(&bin("flint-controller"), &args, &[], dir, "controller-", &["api"]);
         let api = addrs.into_iter().next().expect("one address");
-        let listen = api.trim_start_matches("http://").to_owned();
+        let listen = api.split_once("://").map_or(api.as_str(), |(_, rest)| rest).to_owned();
         Self { child: Some(child), dir: dir.to_owned(), listen, api }
     }
 
@@ -144,8 +156,19 @@ impl Invoker {
     /// Starts an invoker following the controller at `api` with the cluster
     /// credential in `token_file` (`--cluster-token-file`), which may be wrong.
     pub fn start_with_token_file(api: &str, token_file: &Path, id: &str, dir: &Path) -> Self {
+        Self::start_with_args(api, token_file, id, dir, &[])
+    }
+
+    /// [`Invoker::start_with_token_file`] with more flags (e.g. `--tls-cert`).
+    pub fn start_with_args(
+        api: &str,
+        token_file: &Path,
+        id: &str,
+        dir: &Path,
+        extra: &[&str],
+    ) -> Self {
         let cache = dir.join(id);
-        let args = [
+        let mut args: Vec<String> = [
             "--controller",
             api,
             "--cluster-token-file",
@@ -159,7 +182,9 @@ impl Invoker {
             "--cache",
             &cache.to_string_lossy(),
         ]
-        .map(str::to_owned);
+        .map(str::to_owned)
+        .to_vec();
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
         let (child, addrs) =
             spawn(&bin("flint-invoker"), &args, &[], dir, &format!("{id}-"), &["http", "admin"]);
         let [http, admin] = addrs.try_into().expect("two addresses");

@@ -41,7 +41,7 @@ use tokio_util::sync::CancellationToken;
 use wasmtime::component::Linker;
 
 /// Controller settings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     /// Directory of the sled store.
     pub store_dir: PathBuf,
@@ -67,6 +67,37 @@ pub struct Config {
     pub budget_interval: std::time::Duration,
     /// Serve the API over TLS with these settings; `None`: plain HTTP.
     pub tls: Option<flint_api::tls::Acceptor>,
+}
+
+// By hand, so the cluster credential never reaches a log. The destructuring
+// makes a new field a compile error here rather than a silent omission.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            store_dir,
+            default_limits,
+            max_upload_bytes,
+            max_invoke_body_bytes,
+            price_plan,
+            secrets_dir,
+            cluster_token,
+            metrics_open,
+            budget_interval,
+            tls,
+        } = self;
+        f.debug_struct("Config")
+            .field("store_dir", store_dir)
+            .field("default_limits", default_limits)
+            .field("max_upload_bytes", max_upload_bytes)
+            .field("max_invoke_body_bytes", max_invoke_body_bytes)
+            .field("price_plan", price_plan)
+            .field("secrets_dir", secrets_dir)
+            .field("cluster_token", &cluster_token.as_ref().map(|_| "<redacted>"))
+            .field("metrics_open", metrics_open)
+            .field("budget_interval", budget_interval)
+            .field("tls", &tls.is_some())
+            .finish()
+    }
 }
 
 impl Config {

@@ -117,3 +117,11 @@ fn access_is_checked_by_role_and_namespace() {
     );
     assert!(check(&Caller::Cluster, &Need::Cluster).is_ok());
 }
+
+#[test]
+fn the_config_never_shows_the_cluster_credential() {
+    let mut config = crate::Config::new("/tmp/store".into());
+    config.cluster_token = Some(CLUSTER.into());
+    let shown = format!("{config:?}");
+    assert!(!shown.contains(CLUSTER) && shown.contains("<redacted>"), "{shown}");
+}

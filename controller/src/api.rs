@@ -17,6 +17,7 @@
 //! | GET | `/v1/blobs/{digest}` | the wasm of a version (`application/wasm`) |
 //! | GET | `/v1/invokers` | registered invokers |
 //! | GET | `/v1/namespaces/{ns}/triggers/{name}/runs` | a schedule's last and next fire times and recent runs |
+//! | GET | `/v1/namespaces/{ns}/triggers/{name}/status` | a trigger's health on each invoker |
 //! | PUT | `/v1/invokers/{id}` | an invoker registers |
 //! | POST | `/v1/scheduler/lease`, `/v1/scheduler/fires`, `/v1/scheduler/runs` | invokers coordinate schedules |
 //! | GET | `/v1/scheduler/cursors` | the last fire time of every schedule |
@@ -31,17 +32,20 @@
 //! | GET | `/v1/namespaces` | the namespaces the caller sees, with quotas and cost |
 //! | GET, PUT | `/v1/namespaces/{ns}` | one namespace ([`Quotas`](flint_api::Quotas) to PUT) |
 //! | GET | `/v1/audit?since=T` | mutating calls: who, what, where, result |
+//! | GET | `/v1/openapi.json` | the OpenAPI 3.1 description of `/v1` (open, no token) |
 //!
 //! Before any of these runs, [`handle`] checks the caller against what the
-//! route needs ([`auth::access`]): `401` without a valid credential, `403`
-//! when the token's role or namespaces do not allow the call. Every
-//! mutating call of a user token is then appended to the audit log.
+//! route needs ([`auth::access`](crate::auth::access)): `401` without a
+//! valid credential, `403` when the token's role or namespaces do not allow
+//! the call. Every mutating call of a user token is then appended to the
+//! audit log.
 
 mod admin;
 mod feed;
 mod functions;
 pub mod invoke;
 mod namespaces;
+mod openapi;
 mod scheduler;
 mod triggers;
 mod usage;
@@ -184,6 +188,9 @@ async fn route(
     match *segments {
         ["healthz"] | ["readyz"] => ("/healthz", health(state).await),
         ["metrics"] => ("/metrics", server::metrics(&state.registry)),
+        ["v1", "openapi.json"] => {
+            ("/v1/openapi.json", only(&method, Method::GET, async { openapi::document() }).await)
+        }
         ["v1", "whoami"] => (
             "/v1/whoami",
             only(&method, Method::GET, async {

@@ -14,6 +14,7 @@ mod invoker_identity;
 mod isolation;
 mod kafka;
 mod limits;
+mod openapi;
 mod prometheus;
 mod restart;
 mod route_auth;

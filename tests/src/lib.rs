@@ -16,6 +16,8 @@
 //! - [`auth`]: token files, tokens of a role, the `Authorization` header.
 //! - [`guest`]: the path of a guest component, built if needed.
 //! - [`http`]: a small HTTP client returning whole responses.
+//! - [`openapi`]: the API's OpenAPI document as a contract: answers and
+//!   request bodies validated against its schemas.
 //! - [`chromium`]: headless Chromium, for the DOM and screenshots of a page;
 //!   [`proxy`] adds the token a page needs on the way.
 
@@ -24,6 +26,7 @@ pub mod chromium;
 mod cluster;
 pub mod http;
 pub mod kafka;
+pub mod openapi;
 mod process;
 pub mod proxy;
 

@@ -69,6 +69,9 @@ pub(super) async fn watch(state: &Arc<State>, request: &Request<Incoming>) -> Fu
 }
 
 pub(super) async fn blob(state: &Arc<State>, digest: &str) -> FullResponse {
+    // Clients that percent-encode path parameters (OpenAPI tooling does)
+    // send the digest's `:` as `%3A`; nothing else in a digest is encoded.
+    let digest = digest.replacen("%3A", ":", 1).replacen("%3a", ":", 1);
     let digest: Digest = match digest.parse() {
         Ok(digest) => digest,
         Err(e) => return server::error(StatusCode::BAD_REQUEST, format!("{e}")),

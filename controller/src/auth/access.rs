@@ -11,7 +11,7 @@ use super::Caller;
 /// What a route needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Need {
-    /// Anyone: health probes.
+    /// Anyone: health probes, the API's OpenAPI description.
     Open,
     /// Any valid credential (user or cluster); the handler filters.
     Anyone,
@@ -49,6 +49,8 @@ pub fn need(method: &Method, segments: &[&str], metrics_open: bool) -> Need {
     };
     match segments {
         ["healthz"] | ["readyz"] => Need::Open,
+        // The API's description says what exists, not what anyone has.
+        ["v1", "openapi.json"] => Need::Open,
         ["metrics"] if metrics_open => Need::Open,
         ["metrics"] => Need::AdminOrCluster,
         ["v1", "whoami"] => Need::Anyone,
@@ -148,6 +150,7 @@ mod tests {
     fn the_table() {
         let ns = |role, ns: &str| Need::User { role, namespace: Some(ns.parse().unwrap()) };
         assert_eq!(need_of(Method::GET, "/healthz"), Need::Open);
+        assert_eq!(need_of(Method::GET, "/v1/openapi.json"), Need::Open);
         assert_eq!(need_of(Method::GET, "/metrics"), Need::AdminOrCluster);
         assert_eq!(need_of(Method::GET, "/v1/namespaces/a/functions"), ns(Role::Viewer, "a"));
         assert_eq!(need_of(Method::PUT, "/v1/namespaces/a/functions/f"), ns(Role::Deployer, "a"));

@@ -54,7 +54,9 @@
 //! `{function}-http-2`… for several, and `{function}-schedule…` likewise
 //! ([`trigger_names`]).
 //!
-//! This module depends on `flint-api` only. A new trigger kind is one more
+//! This module depends on `flint-api` only (and `toml`, `serde`, `anyhow`):
+//! the `manifest` fuzz target (`tests/fuzz`) compiles this file on its own,
+//! so it must not use the rest of the CLI. A new trigger kind is one more
 //! `Vec` in `RawFunction` and [`Function`], checked in [`Manifest::parse`]
 //! and listed by [`Function::triggers`]; `flint deploy` needs no change.
 

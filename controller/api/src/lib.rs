@@ -15,7 +15,8 @@
 //! - [`schedule`]: cron and interval arithmetic in time zones;
 //!   [`scheduler`]: how invokers coordinate to fire each time exactly once.
 //! - [`Watch`], [`Change`], [`Snapshot`]: the change feed.
-//! - [`UsageBatch`], [`PricePlan`], [`UsageReport`]: metering and billing.
+//! - [`UsageBatch`], [`PricePlan`], [`UsageReport`]: metering and billing;
+//!   [`codec`]: the binary form of the controller's usage ledger records.
 //! - [`auth`]: tokens, [`Role`]s and [`Scope`]s, and how a token is checked.
 //! - [`Quotas`], [`Namespace`], [`AuditEntry`]: namespaces as tenants.
 //! - [`Client`]: the REST client.
@@ -60,6 +61,7 @@ pub use trigger::{
     HTTP_METHODS, HttpTrigger, KAFKA_RESERVED_PROPERTIES, KafkaTrigger, MissedPolicy, RetryPolicy,
     RouteAuth, ScheduleTrigger, StartPosition, Trigger, TriggerRequest, TriggerSpec,
 };
+pub use usage::codec;
 pub use usage::{
     BatchAck, CSV_COLUMNS, CSV_CONTENT_TYPE, DurationHistogram, FreeTier, GroupBy, MIB_PER_GB,
     MICROS_PER_SECOND, OutcomeCounts, PricePlan, PricePlanSpec, UsageAggregate, UsageBatch,

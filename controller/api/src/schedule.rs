@@ -97,7 +97,10 @@ impl Schedule {
     pub fn next_after(&self, t: Timestamp) -> Option<Timestamp> {
         match &self.kind {
             Kind::Every(seconds) => {
-                let next = (t.as_second().div_euclid(*seconds) + 1).checked_mul(*seconds)?;
+                // Whole seconds rounded down: `as_second` rounds towards
+                // zero, up for a fraction before 1970.
+                let floor = t.as_second() - i64::from(t.subsec_nanosecond() < 0);
+                let next = (floor.div_euclid(*seconds) + 1).checked_mul(*seconds)?;
                 Timestamp::from_second(next).ok()
             }
             Kind::Cron(cron) => self.next_cron(cron, t),

@@ -6,6 +6,10 @@
 //! with idempotent ids; the controller answers each with a [`BatchAck`]
 //! carrying the current [`PricePlan`], whose billing granularity the invoker
 //! rounds each invocation's duration to.
+//!
+//! [`codec`] is the binary form of the controller's ledger records.
+
+pub mod codec;
 
 use std::fmt;
 
@@ -53,13 +57,15 @@ pub struct OutcomeCounts {
 
 impl OutcomeCounts {
     /// Invocations that ran (everything but rejections): the billed requests.
+    /// Stops at `u64::MAX`, like the counts themselves (a batch can carry
+    /// any numbers).
     pub fn ran(&self) -> u64 {
-        self.ok + self.error + self.timeout + self.out_of_memory
+        self.ok.saturating_add(self.failed())
     }
 
-    /// Invocations that ran and failed.
+    /// Invocations that ran and failed; stops at `u64::MAX`.
     pub fn failed(&self) -> u64 {
-        self.error + self.timeout + self.out_of_memory
+        self.error.saturating_add(self.timeout).saturating_add(self.out_of_memory)
     }
 
     /// Adds `other`.
@@ -151,7 +157,9 @@ impl DurationHistogram {
             let before = seen as f64;
             seen = seen.saturating_add(*count);
             if seen as f64 >= rank {
-                let within = (rank - before) / *count as f64;
+                // At most 1: near u64::MAX, `seen` and the total round to
+                // different floats, and the rank may pass the bucket's end.
+                let within = ((rank - before) / *count as f64).clamp(0.0, 1.0);
                 let (lo, hi) = (Self::lower_us(*bucket).max(1.0), Self::upper_us(*bucket));
                 return Some(lo * (hi / lo).powf(within));
             }
@@ -704,6 +712,35 @@ mod tests {
         assert_eq!(billed_us(0, 1000), 0);
         assert_eq!(billed_us(1234, 1), 1234);
         assert!((gb_seconds(128 * 1_000_000) - 0.125).abs() < 1e-12);
+    }
+
+    #[test]
+    fn counts_of_a_hostile_batch_stop_at_the_maximum() {
+        // Found by tests/fuzz (usage_batch): `ran` overflowed on counts a
+        // batch may carry, a panic in debug builds and a wrap in release.
+        let counts = OutcomeCounts {
+            ok: u64::MAX,
+            error: u64::MAX,
+            timeout: 1,
+            out_of_memory: u64::MAX,
+            rejected: u64::MAX,
+        };
+        assert_eq!((counts.ran(), counts.failed()), (u64::MAX, u64::MAX));
+        let counts = OutcomeCounts { ok: 1, error: 2, timeout: 3, out_of_memory: 4, rejected: 5 };
+        assert_eq!((counts.ran(), counts.failed()), (10, 9));
+    }
+
+    #[test]
+    fn quantiles_of_huge_counts_stay_in_their_bucket() {
+        // Found by tests/fuzz (usage_batch): the total (2^64 - 4e8) and the
+        // count before the last bucket round to floats 2048 apart, and the
+        // top quantile came out as 2^551 µs instead of at most 2^40.
+        let mut h = DurationHistogram::default();
+        h.add_to(127, u64::MAX - 400_000_000);
+        h.add_to(159, 1);
+        let top = h.quantile_us(1.0).unwrap();
+        assert!(top <= DurationHistogram::upper_us(159), "{top}");
+        assert!(top >= DurationHistogram::lower_us(127), "{top}");
     }
 
     #[test]

@@ -66,9 +66,11 @@ impl Acc {
 
     fn add_plan(&mut self, plan: u64, requests: u64, mb_billed_us: u64) {
         match self.per_plan.iter_mut().find(|(p, _, _)| *p == plan) {
+            // Records stop at u64::MAX (a batch may carry any counts), and
+            // so do their sums.
             Some(entry) => {
-                entry.1 += requests;
-                entry.2 += mb_billed_us;
+                entry.1 = entry.1.saturating_add(requests);
+                entry.2 = entry.2.saturating_add(mb_billed_us);
             }
             None => self.per_plan.push((plan, requests, mb_billed_us)),
         }
@@ -250,8 +252,8 @@ impl Ledger {
                         * (flint_api::MIB_PER_GB * flint_api::MICROS_PER_SECOND) as f64)
                         as u64;
                     let free_mb_us = allowance_mb_us.saturating_sub(*used_mb_us).min(mb_billed_us);
-                    *used_requests += requests;
-                    *used_mb_us += mb_billed_us;
+                    *used_requests = used_requests.saturating_add(requests);
+                    *used_mb_us = used_mb_us.saturating_add(mb_billed_us);
                     if in_period && (free_requests > 0 || free_mb_us > 0) {
                         let Ok(name) = String::from_utf8(ns).map(Name::try_from) else { continue };
                         let Ok(name) = name else { continue };
@@ -264,7 +266,7 @@ impl Ledger {
                                     credit: 0.0,
                                 }
                             });
-                        entry.requests += free_requests;
+                        entry.requests = entry.requests.saturating_add(free_requests);
                         entry.gb_seconds += flint_api::gb_seconds(free_mb_us);
                         entry.credit += plan.cost(free_requests, free_mb_us);
                     }
@@ -287,8 +289,8 @@ impl Ledger {
                 return Ok(());
             }
             let entry = out.entry((key.bucket, key.plan, key.namespace.to_vec())).or_default();
-            entry.0 += sums.counts.ran();
-            entry.1 += sums.mb_billed_us;
+            entry.0 = entry.0.saturating_add(sums.counts.ran());
+            entry.1 = entry.1.saturating_add(sums.mb_billed_us);
             Ok(())
         })?;
         Ok(out)

@@ -164,6 +164,32 @@ fn the_free_tier_is_used_up_in_time_order_per_month() {
 }
 
 #[test]
+fn sums_past_the_largest_count_stop_there() {
+    // Found by tests/fuzz (usage_batch): a batch may carry any counts; the
+    // ledger's records stop at u64::MAX, and so must the sums over several
+    // records in a report and in the free tier (they panicked in debug
+    // builds and wrapped in release ones).
+    let spec = PricePlanSpec {
+        free_requests_per_month: Some(u64::MAX),
+        free_gb_seconds_per_month: Some(1e300),
+        ..PricePlanSpec::default()
+    };
+    let (_db, ledger) = ledger(Some(&spec));
+    let huge = |function| {
+        let mut aggregate = aggregate(function, 1, 1, 1);
+        aggregate.sums.counts.ok = u64::MAX;
+        aggregate.sums.counts.error = u64::MAX;
+        aggregate.sums.mb_billed_us = u64::MAX;
+        aggregate
+    };
+    ledger.apply(&batch(1, 1, vec![huge("a"), huge("b")])).unwrap();
+    let answer = ledger.query(&all(0, DAY, false, None)).unwrap();
+    assert_eq!(answer.totals.sums.counts.ok, u64::MAX);
+    assert_eq!(answer.totals.per_plan, vec![(1, u64::MAX, u64::MAX)]);
+    assert_eq!(answer.free_tier[0].requests, u64::MAX);
+}
+
+#[test]
 fn params_parse_and_widen_to_whole_minutes() {
     let now: Timestamp = "2026-03-01T10:00:30Z".parse().unwrap();
     let params = Params::parse(Some("group_by=function,hour&namespace=default"), now).unwrap();

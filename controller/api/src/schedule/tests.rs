@@ -77,6 +77,11 @@ fn shorthands() {
     );
     assert_eq!(next("@every 1h 30m", "UTC", "2026-01-01T00:00:00Z"), "2026-01-01T01:30:00Z");
     assert_eq!(next("@every 1s", "UTC", "2026-01-01T00:00:00.2Z"), "2026-01-01T00:00:01Z");
+    // Found by tests/fuzz (schedule): before 1970, a fraction of a second
+    // was rounded up, so the fire time at the next whole second was skipped.
+    assert_eq!(next("@every 30m", "UTC", "1969-12-31T23:29:59.5Z"), "1969-12-31T23:30:00Z");
+    assert_eq!(next("@every 1s", "UTC", "1969-12-31T23:59:59.2Z"), "1970-01-01T00:00:00Z");
+    assert_eq!(next("@every 1s", "UTC", "1969-12-31T23:59:59Z"), "1970-01-01T00:00:00Z");
 }
 
 #[test]

@@ -366,6 +366,14 @@ async fn bad_kafka_triggers_are_refused() {
             },
             "invalid `kafka.properties`: `group.id` is set by Flint",
         ),
+        // Security review row 1: librdkafka would load this library.
+        (
+            KafkaTrigger {
+                properties: [("plugin.library.paths".to_owned(), "/tmp/x.so".to_owned())].into(),
+                ..good.clone()
+            },
+            "invalid `kafka.properties`: `plugin.library.paths` is not a property a trigger may set",
+        ),
     ];
     for (spec, expected) in cases {
         let request = TriggerRequest { function: name("tb"), spec: TriggerSpec::Kafka(spec) };

@@ -58,8 +58,9 @@ pub use namespace::{
 };
 use serde::{Deserialize, Serialize};
 pub use trigger::{
-    HTTP_METHODS, HttpTrigger, KAFKA_RESERVED_PROPERTIES, KafkaTrigger, MissedPolicy, RetryPolicy,
-    RouteAuth, ScheduleTrigger, StartPosition, Trigger, TriggerRequest, TriggerSpec,
+    HTTP_METHODS, HttpTrigger, KAFKA_RESERVED_PROPERTIES, KAFKA_USER_PROPERTIES, KafkaTrigger,
+    MissedPolicy, RetryPolicy, RouteAuth, ScheduleTrigger, StartPosition, Trigger, TriggerRequest,
+    TriggerSpec,
 };
 pub use usage::codec;
 pub use usage::{

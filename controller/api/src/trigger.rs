@@ -417,6 +417,36 @@ pub const KAFKA_RESERVED_PROPERTIES: &[&str] = &[
     "enable.partition.eof",
 ];
 
+/// The client properties a trigger may set: how to reach and authenticate
+/// to its brokers, and the consumer's timing. Everything else is refused:
+/// librdkafka also takes properties that load code (`plugin.library.paths`),
+/// read local files (`ssl.key.location`), or size its memory and logging,
+/// none of which a tenant may choose for the invoker process.
+pub const KAFKA_USER_PROPERTIES: &[&str] = &[
+    "client.id",
+    "security.protocol",
+    "sasl.mechanism",
+    "sasl.mechanisms",
+    "sasl.username",
+    "sasl.password",
+    "ssl.ca.pem",
+    "ssl.certificate.pem",
+    "ssl.key.pem",
+    "ssl.key.password",
+    "ssl.endpoint.identification.algorithm",
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "max.poll.interval.ms",
+    "fetch.wait.max.ms",
+    "fetch.min.bytes",
+    "isolation.level",
+    "partition.assignment.strategy",
+    "compression.type",
+    "socket.timeout.ms",
+    "reconnect.backoff.ms",
+    "reconnect.backoff.max.ms",
+];
+
 impl KafkaTrigger {
     /// The most records of one partition in flight.
     pub const MAX_IN_FLIGHT: u32 = 1000;
@@ -498,6 +528,23 @@ impl KafkaTrigger {
         {
             return Err(FieldError::new("kafka.properties", format!("`{key}` is set by Flint")));
         }
+        if let Some(key) =
+            self.properties.keys().find(|k| !KAFKA_USER_PROPERTIES.contains(&k.as_str()))
+        {
+            return Err(FieldError::new(
+                "kafka.properties",
+                format!(
+                    "`{key}` is not a property a trigger may set; these are: {}",
+                    KAFKA_USER_PROPERTIES.join(", ")
+                ),
+            ));
+        }
+        if let Some((key, _)) = self.properties.iter().find(|(k, v)| k.len() + v.len() > 16 << 10) {
+            return Err(FieldError::new(
+                "kafka.properties",
+                format!("`{key}` is longer than 16 KiB"),
+            ));
+        }
         self.retry.validate("kafka.retry")
     }
 }
@@ -515,6 +562,30 @@ mod tests {
 
     fn http(route: &str) -> HttpTrigger {
         HttpTrigger::new(route)
+    }
+
+    #[test]
+    fn only_allowed_kafka_properties_are_taken() {
+        let trigger = |key: &str| -> KafkaTrigger {
+            serde_json::from_value(serde_json::json!({
+                "bootstrap_servers": "127.0.0.1:9092",
+                "topics": ["t"],
+                "properties": { key: "x" },
+            }))
+            .expect("kafka trigger")
+        };
+        for refused in
+            ["plugin.library.paths", "ssl.key.location", "debug", "queued.max.messages.kbytes"]
+        {
+            let err = trigger(refused).validate().unwrap_err();
+            assert!(
+                err.to_string().contains("not a property a trigger may set"),
+                "{refused}: {err}"
+            );
+        }
+        assert!(trigger("group.id").validate().unwrap_err().to_string().contains("set by Flint"));
+        trigger("session.timeout.ms").validate().expect("allowed");
+        trigger("sasl.password").validate().expect("allowed");
     }
 
     #[test]

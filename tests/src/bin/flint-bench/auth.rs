@@ -16,7 +16,7 @@ use flint_controller::auth::access::{self, Need};
 use flint_controller::auth::{self as controller_auth, Tokens};
 use flint_tests::{Flint, http};
 
-use crate::{Run, cpu_time, median, ms, wrk_with};
+use crate::{cpu_time, wrk_with};
 
 /// Token or not is a difference of a few percent: as many rounds as metering.
 const ROUNDS: usize = 7;
@@ -84,22 +84,7 @@ pub async fn section(flint: &Flint, wasm: &std::path::Path, seconds: u64) {
         open.push(o);
         closed.push(g);
     }
-    println!(
-        "{:<12} {:>12} {:>10} {:>10} {:>14}",
-        "route", "requests/s", "p50", "p99", "CPU µs/req"
-    );
-    for (label, runs) in [("open", &open), ("token", &closed)] {
-        let run = median(&runs.iter().map(|r| r.0).collect::<Vec<Run>>());
-        let mut cpu: Vec<f64> = runs.iter().map(|r| r.1.as_secs_f64() * 1e6).collect();
-        cpu.sort_by(f64::total_cmp);
-        println!(
-            "{label:<12} {:>12.0} {:>10} {:>10} {:>14.1}",
-            run.rps,
-            ms(run.p50),
-            ms(run.p99),
-            cpu[cpu.len() / 2]
-        );
-    }
+    crate::print_cpu_rows("route", &[("open", &open), ("token", &closed)]);
     ratios.sort_by(f64::total_cmp);
     println!(
         "ratio token / open (median of {ROUNDS} paired rounds): {:.3}  (goal at least 0.97)",

@@ -263,6 +263,27 @@ fn wrk_with(url: &str, seconds: u64, headers: &[String]) -> Run {
     }
 }
 
+/// Prints a table of runs with CPU time per request: one row per label,
+/// the median requests/s run and the median CPU time.
+fn print_cpu_rows(what: &str, rows: &[(&str, &[(Run, Duration)])]) {
+    println!(
+        "{what:<12} {:>12} {:>10} {:>10} {:>14}",
+        "requests/s", "p50", "p99", "CPU µs/request"
+    );
+    for (label, runs) in rows {
+        let run = median(&runs.iter().map(|r| r.0).collect::<Vec<_>>());
+        let mut cpu: Vec<f64> = runs.iter().map(|r| r.1.as_secs_f64() * 1e6).collect();
+        cpu.sort_by(f64::total_cmp);
+        println!(
+            "{label:<12} {:>12.0} {:>10} {:>10} {:>14.1}",
+            run.rps,
+            ms(run.p50),
+            ms(run.p99),
+            cpu[cpu.len() / 2]
+        );
+    }
+}
+
 fn duration(s: &str) -> Duration {
     let (number, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len()));
     let value: f64 = number.parse().unwrap_or(0.0);

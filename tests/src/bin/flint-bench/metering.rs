@@ -5,7 +5,7 @@
 use flint_api::{LimitsSpec, Name};
 use flint_tests::{Flint, http};
 
-use crate::{cpu_time, deploy, median, ms, wrk};
+use crate::{cpu_time, deploy, wrk};
 
 /// On vs off is a difference of a few percent: more rounds than the others.
 const ROUNDS: usize = 7;
@@ -49,24 +49,7 @@ pub async fn compare(wasm: &std::path::Path, seconds: u64) {
         on_runs.push(on);
         off_runs.push(off);
     }
-    let row = |name: &str, runs: &[(crate::Run, std::time::Duration)]| {
-        let run = median(&runs.iter().map(|r| r.0).collect::<Vec<_>>());
-        let mut cpu: Vec<f64> = runs.iter().map(|r| r.1.as_secs_f64() * 1e6).collect();
-        cpu.sort_by(f64::total_cmp);
-        println!(
-            "{name:<12} {:>12.0} {:>10} {:>10} {:>14.1}",
-            run.rps,
-            ms(run.p50),
-            ms(run.p99),
-            cpu[cpu.len() / 2]
-        );
-    };
-    println!(
-        "{:<12} {:>12} {:>10} {:>10} {:>14}",
-        "metering", "requests/s", "p50", "p99", "CPU µs/request"
-    );
-    row("on", &on_runs);
-    row("off", &off_runs);
+    crate::print_cpu_rows("metering", &[("on", &on_runs), ("off", &off_runs)]);
     let middle = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]

@@ -85,6 +85,13 @@ async fn routes_by_host_prefix_and_method() {
     // Both are the testbed: tell them apart by the function's logs.
     let (out, _) = output_text(&flint.cli(&["ls"]));
     assert!(out.contains("hosted") && out.contains("/api/users"), "{out}");
+    // Security review row 23: a path a normalising proxy would route
+    // elsewhere (`/other/../api/users`) is refused, not guessed at.
+    for dotted in ["/x/../api/users/echo", "/api/./users/echo", "/api/%2e%2e/api/users/echo"] {
+        let response = http::get(&format!("{}{dotted}", flint.http)).await;
+        assert_eq!(response.status, 400, "{dotted}: {}", response.text());
+        assert!(response.text().contains("segments"), "{}", response.text());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -29,6 +29,14 @@ pub async fn ingress(
     runtime: Arc<Runtime>,
     mut request: Request<Incoming>,
 ) -> Response<HyperOutgoingBody> {
+    // A proxy in front that normalises `/a/../b` to `/b` would route the
+    // request elsewhere than Flint does: refuse such paths outright.
+    if has_dot_segment(request.uri().path()) {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "the request path has `.` or `..` segments (plain or percent-encoded); send the normalised path\n".into(),
+        );
+    }
     let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok());
     let routes = runtime.registry.routes();
     let found = routes.find(host, request.uri().path(), request.method());
@@ -264,6 +272,14 @@ impl Body for LimitedBody {
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
     }
+}
+
+/// Whether `path` has a `.` or `..` segment, also percent-encoded (`%2e`).
+fn has_dot_segment(path: &str) -> bool {
+    path.split('/').any(|segment| {
+        let decoded = segment.replace("%2e", ".").replace("%2E", ".");
+        decoded == "." || decoded == ".."
+    })
 }
 
 #[cfg(test)]

@@ -309,3 +309,14 @@ fn an_invoker_without_a_cluster_credential_does_not_start() {
     config.cluster_token = CLUSTER.into();
     assert!(!format!("{config:?}").contains(CLUSTER), "redacted in Debug");
 }
+
+#[test]
+fn paths_with_dot_segments_are_spotted() {
+    use super::has_dot_segment;
+    for dotted in ["/a/../b", "/a/./b", "/..", "/a/%2e%2e/b", "/a/%2E/b", "/a/.."] {
+        assert!(has_dot_segment(dotted), "{dotted}");
+    }
+    for plain in ["/", "/a/b", "/a/..b", "/a/.well-known/x", "/a/b.c", "/%2e%2ex"] {
+        assert!(!has_dot_segment(plain), "{plain}");
+    }
+}

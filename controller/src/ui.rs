@@ -118,11 +118,16 @@ impl View {
             (to.saturating_sub(length) / usage::MINUTE * usage::MINUTE, to, Some(period))
         };
         let span = to - from;
-        let step = STEPS
-            .iter()
-            .copied()
-            .find(|step| span.div_ceil(*step) <= MAX_POINTS)
-            .unwrap_or(*STEPS.last().unwrap_or(&usage::DAY));
+        // Every point holds an accumulator per function: a period too long
+        // for MAX_POINTS of the longest step would make the page's memory
+        // grow with the period (security review row 9). Refuse it.
+        let Some(step) = STEPS.iter().copied().find(|step| span.div_ceil(*step) <= MAX_POINTS)
+        else {
+            return Err(format!(
+                "the period is too long for the dashboard: at most {} days (use `GET /v1/usage` for longer reports)",
+                MAX_POINTS * STEPS[STEPS.len() - 1] / usage::DAY
+            ));
+        };
         Ok(Self { from, to, step, period, namespace, visible: None })
     }
 
@@ -594,4 +599,22 @@ fn budget_table(body: &mut String, rows: &[(Name, f64, f64, bool)], currency: &s
 fn error_page(status: StatusCode, message: &str) -> FullResponse {
     let body = format!(r#"<h1>{}</h1><p class="empty">{}</p>"#, status, escape(message));
     server::with_type(status, HTML, html::page("Error", &body).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_longer_than_the_charts_hold_are_refused() {
+        let view = View::parse(Some("period=30d")).expect("a month");
+        assert!(view.points().1 as u64 <= MAX_POINTS);
+        let longest = MAX_POINTS * STEPS[STEPS.len() - 1] / usage::DAY;
+        View::parse(Some(&format!("period={longest}days"))).expect("the longest period");
+        let err = View::parse(Some("from=1970-01-01T00:00:00Z&to=2900-01-01T00:00:00Z"))
+            .err()
+            .expect("refused");
+        assert!(err.contains("too long"), "{err}");
+        assert!(View::parse(Some("period=5000d")).is_err());
+    }
 }

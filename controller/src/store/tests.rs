@@ -120,7 +120,20 @@ fn state_survives_reopening() {
         store.put_function(&ns, &name("f"), Limits::default(), Default::default()).unwrap();
         store.add_version(&ns, &name("f"), &digest(7), b"wasm").unwrap();
     }
-    let store = Store::open(dir.path()).unwrap();
+    // sled's flusher thread lets go of the file lock a moment after the
+    // drop; a busy machine can see it still held. Bounded retry.
+    let mut attempts = 0;
+    let store = loop {
+        match Store::open(dir.path()) {
+            Ok(store) => break store,
+            Err(Error::Sled(sled::Error::Io(e))) if attempts < 100 => {
+                assert_eq!(e.kind(), std::io::ErrorKind::Other, "{e}");
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("reopening failed: {e:?}"),
+        }
+    };
     assert_eq!(store.revision(), 2);
     assert_eq!(store.function(&ns, &name("f")).unwrap().version, Some(digest(7)));
     assert_eq!(store.blob(&digest(7)).unwrap().as_deref(), Some(&b"wasm"[..]));

@@ -130,9 +130,7 @@ impl Contract {
         status: u16,
     ) -> Value {
         let token = self.admin.clone();
-        let response = self.call(Some(&token), method.clone(), template, args, query, body).await;
-        expect(&response, status, &method, template);
-        serde_json::from_slice(&response.body).unwrap_or(Value::Null)
+        self.call_as(&token, method, template, args, query, body, status).await
     }
 
     /// [`Contract::admin`] with the cluster credential.
@@ -146,7 +144,23 @@ impl Contract {
         status: u16,
     ) -> Value {
         let token = self.cluster.clone();
-        let response = self.call(Some(&token), method.clone(), template, args, query, body).await;
+        self.call_as(&token, method, template, args, query, body, status).await
+    }
+
+    /// [`Contract::call`] with `token`, expecting `status`; the body as JSON
+    /// (`null` when empty or not JSON).
+    #[expect(clippy::too_many_arguments, reason = "the call's parts, as `call` takes them")]
+    async fn call_as(
+        &self,
+        token: &str,
+        method: Method,
+        template: &str,
+        args: &[&str],
+        query: &str,
+        body: Body,
+        status: u16,
+    ) -> Value {
+        let response = self.call(Some(token), method.clone(), template, args, query, body).await;
         expect(&response, status, &method, template);
         serde_json::from_slice(&response.body).unwrap_or(Value::Null)
     }
